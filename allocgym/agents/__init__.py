@@ -1,0 +1,1 @@
+"""allocgym.agents (see SPEC.md)."""

@@ -1,0 +1,1 @@
+"""allocgym.backtest (see SPEC.md)."""

@@ -1,0 +1,1 @@
+"""allocgym.baselines (see SPEC.md)."""

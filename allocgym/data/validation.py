@@ -1,0 +1,236 @@
+"""Checks and documented repairs of raw price tables.
+
+Policy (what is refused, what is repaired, and how each repair is reported):
+
+- refused with a :class:`~allocgym.exceptions.DataError`: an empty table, a missing
+  or unparseable date column, duplicate dates, non-numeric or infinite cells, zero or
+  negative prices, a column with no prices at all, and runs of missing prices longer
+  than ``max_fill`` trading days after an asset's first price;
+- repaired, with a :class:`~allocgym.exceptions.DataRepairWarning` and a line in
+  ``MarketData.repairs``: rows out of date order are sorted, and runs of at most
+  ``max_fill`` missing prices after an asset's first price are forward-filled (the
+  price is carried, so the asset earns 0 on those days, which is what a holder of a
+  halted stock experiences);
+- kept as they are: missing prices *before* an asset's first price. The asset is
+  simply unavailable until then (``MarketData.available``).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from allocgym.exceptions import DataError, DataRepairWarning
+
+__all__ = ["DATE_COLUMN_NAMES", "DEFAULT_MAX_FILL", "find_date_column", "validate_prices"]
+
+DEFAULT_MAX_FILL = 5
+DATE_COLUMN_NAMES = ("date", "datetime", "timestamp", "time", "day")
+_MAX_EXAMPLES = 3
+
+
+def find_date_column(columns: list[str], source: str, date_column: str | None = None) -> str:
+    """The name of the date column: ``date_column`` if given, else a conventional name."""
+    if date_column is not None:
+        if date_column not in columns:
+            raise DataError(
+                f"{source}: date_column={date_column!r} is not a column; "
+                f"columns are {list(columns)}"
+            )
+        return date_column
+    for c in columns:
+        if str(c).strip().lower() in DATE_COLUMN_NAMES:
+            return c
+    raise DataError(
+        f"{source}: no date column; found columns {list(columns)[:8]}"
+        f"{' ...' if len(columns) > 8 else ''}; expected one named 'date' (any case) "
+        "or pass date_column='NAME'"
+    )
+
+
+def _row_label(pos: int, from_file: bool) -> str:
+    # Data row pos (0-based) is line pos + 2 of a file with a header line.
+    return f"row {pos + 1} (line {pos + 2})" if from_file else f"row {pos}"
+
+
+def _parse_dates(raw: pd.Series, source: str, column: str, from_file: bool) -> pd.DatetimeIndex:
+    if isinstance(raw.dtype, pd.DatetimeTZDtype):
+        raw = raw.dt.tz_localize(None)
+    parsed = pd.to_datetime(raw, errors="coerce")
+    bad = np.flatnonzero(parsed.isna().to_numpy())
+    if bad.size:
+        pos = int(bad[0])
+        raise DataError(
+            f"{source}: column {column!r}, {_row_label(pos, from_file)}: value "
+            f"{raw.iloc[pos]!r} is not a date ({bad.size} such cells); expected dates like "
+            "'2020-01-31'"
+        )
+    return pd.DatetimeIndex(parsed).normalize()
+
+
+def _to_numeric(raw: pd.DataFrame, dates: pd.DatetimeIndex, source: str, from_file: bool):
+    out = {}
+    for col in raw.columns:
+        series = raw[col]
+        if pd.api.types.is_bool_dtype(series.dtype):
+            raise DataError(
+                f"{source}: column {col!r} holds booleans; expected prices (positive numbers)"
+            )
+        num = pd.to_numeric(series, errors="coerce")
+        text = series.astype("string").str.strip()
+        bad = np.flatnonzero((num.isna() & series.notna() & (text != "")).to_numpy())
+        if bad.size:
+            pos = int(bad[0])
+            raise DataError(
+                f"{source}: column {col!r}, {_row_label(pos, from_file)} (date "
+                f"{dates[pos].date()}): value {series.iloc[pos]!r} is not a number "
+                f"({bad.size} such cells in this column); expected a positive price"
+            )
+        out[col] = num.to_numpy(dtype=np.float64)
+    return pd.DataFrame(out, index=dates)
+
+
+def _check_values(frame: pd.DataFrame, source: str) -> None:
+    values = frame.to_numpy()
+    for j, col in enumerate(frame.columns):
+        v = values[:, j]
+        if np.isnan(v).all():
+            raise DataError(
+                f"{source}: column {col!r} has no prices at all (every cell is empty); "
+                "drop the column or fill it"
+            )
+        bad = np.flatnonzero(np.isinf(v) | (v <= 0))
+        if bad.size:
+            pos = int(bad[0])
+            raise DataError(
+                f"{source}: column {col!r}, date {frame.index[pos].date()}: price {v[pos]!r} "
+                f"is not a positive finite number ({bad.size} such cells in this column); "
+                "expected prices > 0"
+            )
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(start, length) of each run of True in a 1-d boolean array."""
+    padded = np.concatenate([[False], mask, [False]])
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    return [(int(s), int(e - s)) for s, e in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def _fill_gaps(frame: pd.DataFrame, source: str, max_fill: int) -> tuple[pd.DataFrame, list[str]]:
+    values = frame.to_numpy(copy=True)
+    repairs = []
+    for j, col in enumerate(frame.columns):
+        v = values[:, j]
+        first = int(np.argmax(~np.isnan(v)))
+        missing = np.isnan(v)
+        missing[:first] = False
+        runs = _runs(missing)
+        if not runs:
+            continue
+        start, length = max(runs, key=lambda r: r[1])
+        if length > max_fill:
+            last = start + length - 1
+            tail = " (to the end of the data: did it stop trading?)" if last == len(v) - 1 else ""
+            raise DataError(
+                f"{source}: column {col!r} has {length} consecutive missing prices from "
+                f"{frame.index[start].date()} to {frame.index[last].date()}{tail}; at most "
+                f"max_fill={max_fill} are forward-filled. Fill or trim the data, or raise "
+                "max_fill"
+            )
+        idx = np.where(missing, 0, np.arange(len(v)))
+        np.maximum.accumulate(idx, out=idx)
+        values[:, j] = np.where(missing, v[idx], v)
+        repairs.append(
+            f"{col}: forward-filled {int(missing.sum())} missing prices in {len(runs)} gaps "
+            f"(longest {length} days, from {frame.index[start].date()})"
+        )
+    return pd.DataFrame(values, index=frame.index, columns=frame.columns), repairs
+
+
+def validate_prices(
+    raw: pd.DataFrame,
+    source: str,
+    *,
+    date_column: str | None = None,
+    max_fill: int = DEFAULT_MAX_FILL,
+    from_file: bool = False,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Check a wide price table and apply the documented repairs.
+
+    Parameters
+    ----------
+    raw : DataFrame
+        A date column (or a DatetimeIndex) and one price column per asset; cells may
+        be strings (as read from a CSV) or numbers.
+    source : str
+        Name used in messages (the file path).
+    date_column : str, optional
+        Name of the date column; default: a column named date/datetime/timestamp/time/day.
+    max_fill : int
+        Longest run of missing prices, after an asset's first price, that is
+        forward-filled; a longer run is an error.
+    from_file : bool
+        Report line numbers of a file with one header line.
+
+    Returns
+    -------
+    prices : DataFrame
+        float64, sorted DatetimeIndex, one column per asset; NaN only before an asset's
+        first price.
+    repairs : list of str
+        Every repair made, in words (also warned as :class:`DataRepairWarning`).
+    """
+    if not isinstance(max_fill, int | np.integer) or max_fill < 0:
+        raise ValueError(f"max_fill must be an integer >= 0; got {max_fill!r}")
+    if raw.shape[0] == 0 or raw.shape[1] == 0:
+        raise DataError(
+            f"{source}: the table is empty ({raw.shape[0]} rows, {raw.shape[1]} columns); "
+            "expected a date column and one price column per asset, one row per trading day"
+        )
+    if isinstance(raw.index, pd.DatetimeIndex) and date_column is None:
+        dates = _parse_dates(raw.index.to_series(), source, raw.index.name or "index", from_file)
+        body = raw.reset_index(drop=True)
+    else:
+        dcol = find_date_column(list(raw.columns), source, date_column)
+        dates = _parse_dates(raw[dcol].reset_index(drop=True), source, str(dcol), from_file)
+        body = raw.drop(columns=[dcol]).reset_index(drop=True)
+    if body.shape[1] == 0:
+        raise DataError(f"{source}: no price columns besides the date column")
+    body.columns = [str(c).strip() for c in body.columns]
+    dup_cols = sorted({c for c in body.columns if list(body.columns).count(c) > 1})
+    if dup_cols:
+        raise DataError(f"{source}: duplicate column names {dup_cols}; expected one per asset")
+
+    frame = _to_numeric(body, dates, source, from_file)
+    dup = dates.duplicated(keep=False)
+    if dup.any():
+        pos = np.flatnonzero(dup)
+        shown = ", ".join(
+            f"{dates[p].date()} ({_row_label(int(p), from_file)})" for p in pos[:_MAX_EXAMPLES]
+        )
+        raise DataError(
+            f"{source}: duplicate dates: {shown}{' ...' if pos.size > _MAX_EXAMPLES else ''} "
+            f"({pos.size} rows share a date); expected one row per trading day"
+        )
+    _check_values(frame, source)
+
+    repairs: list[str] = []
+    if not frame.index.is_monotonic_increasing:
+        pos = int(np.flatnonzero(np.diff(frame.index.values) < np.timedelta64(0))[0]) + 1
+        repairs.append(
+            f"sorted {len(frame)} rows into date order (first out of order: "
+            f"{_row_label(pos, from_file)}, date {frame.index[pos].date()} after "
+            f"{frame.index[pos - 1].date()})"
+        )
+        frame = frame.sort_index(kind="stable")
+    frame, filled = _fill_gaps(frame, source, max_fill)
+    repairs.extend(filled)
+    if repairs:
+        warnings.warn(
+            f"{source}: {len(repairs)} repairs: " + "; ".join(repairs),
+            DataRepairWarning,
+            stacklevel=3,
+        )
+    return frame, repairs

@@ -1,0 +1,1 @@
+"""allocgym.envs (see SPEC.md)."""

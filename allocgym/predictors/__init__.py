@@ -1,0 +1,1 @@
+"""allocgym.predictors (see SPEC.md)."""
