@@ -104,8 +104,9 @@ def _check_values(frame: pd.DataFrame, source: str) -> None:
         bad = np.flatnonzero(np.isinf(v) | (v <= 0))
         if bad.size:
             pos = int(bad[0])
+            date = frame.index[pos].date()
             raise DataError(
-                f"{source}: column {col!r}, date {frame.index[pos].date()}: price {v[pos]!r} "
+                f"{source}: column {col!r}, date {date}: price {float(v[pos])!r} "
                 f"is not a positive finite number ({bad.size} such cells in this column); "
                 "expected prices > 0"
             )
