@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import re
 import warnings
+from importlib import resources
 
 import numpy as np
 import pandas as pd
@@ -15,6 +17,7 @@ from allocgym.data import EMBEDDED_SOURCE, MarketData, load_market
 from allocgym.exceptions import DataError, DataRepairWarning
 
 HEADER = "date,AAA,BBB\n"
+SP500_SHA256 = "ee21cac28befb1d0a739a9ceb22184f995394726aa0cfde9a21941d1ac04ac0d"
 
 
 def write(tmp_path, text: str, name: str = "prices.csv"):
@@ -46,11 +49,11 @@ def test_top_level_entry_point_matches_subpackage():
     assert allocgym.load_market is load_market
 
 
-def test_embedded_file_matches_skfolio_copy_when_available(embedded):
-    skfolio = pytest.importorskip("skfolio.datasets")
-    ref = skfolio.load_sp500_dataset()
-    np.testing.assert_array_equal(embedded.prices, ref.to_numpy())
-    assert list(embedded.assets) == list(ref.columns)
+def test_embedded_file_is_the_documented_skfolio_copy():
+    # sha256 of skfolio 1.12.2's sp500_dataset.csv.gz (see allocgym/data/_embedded/README.md)
+    ref = resources.files("allocgym.data").joinpath("_embedded/sp500.csv.gz")
+    digest = hashlib.sha256(ref.read_bytes()).hexdigest()
+    assert digest == SP500_SHA256
 
 
 def test_wide_csv_roundtrip(tmp_path):
