@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,6 +36,8 @@ class FeaturePanel:
         True where the asset trades at t and all its features are finite.
     key : str
         Cache key derived from the data and the config ('' if not cached).
+    diagnostics : mapping of str to JSON-serialisable values
+        What happened while building, e.g. ``{"garch_fallbacks": 3, "refits": 31}``.
     """
 
     dates: pd.DatetimeIndex
@@ -44,6 +48,7 @@ class FeaturePanel:
     market_feature_names: tuple[str, ...]
     available: BoolArray
     key: str = ""
+    diagnostics: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n, m, f = len(self.dates), len(self.assets), len(self.feature_names)

@@ -1,0 +1,163 @@
+"""`build_features`: the cached, point-in-time feature panel of a market."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from allocgym.data import MarketData
+from allocgym.predictors.cache import cache_key, default_cache_dir, load_panel, save_panel
+from allocgym.predictors.config import FeatureConfig, resolve_config
+from allocgym.predictors.panel import FeaturePanel
+from allocgym.predictors.schedule import Predictor, refit_dates, walk_forward
+from allocgym.predictors.technical import TechnicalFeatures
+
+__all__ = ["build_features"]
+
+
+def _stages(config: FeatureConfig) -> list[tuple[str, Callable[[], Predictor]]]:
+    """(name, factory) of each walk-forward predictor the config asks for."""
+    stages: list[tuple[str, Callable[[], Predictor]]] = []
+    if config.garch is not None:
+        from allocgym.predictors.garch import GarchVolatility
+
+        g = config.garch
+        stages.append(("garch", lambda: GarchVolatility(g)))
+    if config.regime is not None:
+        from allocgym.predictors.regimes import RegimeHMM
+
+        rc, seed = config.regime, config.seed
+        stages.append(("regime", lambda: RegimeHMM(rc, seed=seed)))
+    if config.lstm is not None:
+        from allocgym.predictors.lstm import LSTMForecaster
+
+        lc, seed, vol = config.lstm, config.seed, config.volume
+        stages.append(("lstm", lambda: LSTMForecaster(lc, seed=seed, volume=vol)))
+    return stages
+
+
+def _compute(market: MarketData, config: FeatureConfig, progress: bool) -> FeaturePanel:
+    technical = TechnicalFeatures(volume=config.volume)
+    asset_blocks = [technical.transform(market)]
+    asset_names = list(technical.feature_names_for(market))
+    market_blocks: list[np.ndarray] = []
+    market_names: list[str] = []
+    diagnostics: dict[str, Any] = {"seconds": {}}
+    stages = _stages(config)
+    n_refits = len(refit_dates(market.n_dates, config.min_train, config.refit_every))
+    diagnostics["refits"] = n_refits
+    bar = tqdm(
+        total=max(1, n_refits * len(stages)),
+        desc="features",
+        unit="fit",
+        disable=not progress or not stages,
+        leave=False,
+    )
+    fallbacks = 0
+
+    def tick(predictor: Predictor) -> None:
+        nonlocal fallbacks
+        fallbacks += int(getattr(predictor, "n_fallbacks_", 0))
+        bar.update(1)
+
+    try:
+        for name, make in stages:
+            bar.set_description(f"features: {name}")
+            t0 = time.perf_counter()
+            out = walk_forward(
+                make,
+                market,
+                min_train=config.min_train,
+                refit_every=config.refit_every,
+                train_window=config.train_window,
+                on_refit=tick,
+            )
+            diagnostics["seconds"][name] = round(time.perf_counter() - t0, 3)
+            names = make().feature_names_for(market)
+            if out.ndim == 3:
+                asset_blocks.append(out)
+                asset_names += names
+            else:
+                market_blocks.append(out)
+                market_names += names
+    finally:
+        bar.close()
+    if config.garch is not None:
+        diagnostics["garch_fallbacks"] = fallbacks
+
+    values = np.concatenate(asset_blocks, axis=-1).astype(np.float32)
+    values[~np.asarray(market.available)] = np.nan
+    if market_blocks:
+        market_values = np.concatenate(market_blocks, axis=-1).astype(np.float32)
+    else:
+        market_values = np.empty((market.n_dates, 0), dtype=np.float32)
+    available = np.asarray(market.available) & np.isfinite(values).all(axis=-1)
+    return FeaturePanel(
+        dates=market.dates,
+        assets=market.assets,
+        values=values,
+        feature_names=tuple(asset_names),
+        market_values=market_values,
+        market_feature_names=tuple(market_names),
+        available=available,
+        diagnostics=diagnostics,
+    )
+
+
+def build_features(
+    market: MarketData,
+    config: FeatureConfig | str | dict[str, Any] | None = None,
+    *,
+    cache_dir: str | os.PathLike | bool | None = None,
+    progress: bool = True,
+) -> FeaturePanel:
+    """The point-in-time feature panel of ``market``, loaded from the cache when possible.
+
+    Parameters
+    ----------
+    market : MarketData
+    config : FeatureConfig, str, dict or None
+        ``None`` is the ``"full"`` preset; ``"technical"``, ``"standard"`` or
+        ``"full"``; a dict of :class:`FeatureConfig` fields; or a FeatureConfig.
+    cache_dir : path, bool or None
+        Where panels are cached. ``None`` or ``True``: ``$ALLOCGYM_CACHE_DIR`` or
+        ``~/.cache/allocgym/features``; ``False``: no cache.
+    progress : bool
+        Show a progress bar over the refits.
+
+    Returns
+    -------
+    FeaturePanel
+        Raw (not standardised) features: per-asset ``values`` (technical features,
+        ``garch_vol``, ``garch_vol_{h}d``, ``lstm_forecast``) and market-level
+        ``regime_p0..regime_p{K-1}``. Every value at row t is computed from data at
+        rows <= t; predictor features are NaN before the first refit
+        (row ``config.min_train``).
+    """
+    if not isinstance(market, MarketData):
+        raise TypeError(
+            f"market must be a MarketData (see allocgym.load_market); got {type(market).__name__}"
+        )
+    config = resolve_config(config)
+    key = cache_key(market, config)
+    directory: Path | None = None
+    if cache_dir is None or cache_dir is True:
+        directory = default_cache_dir()
+    elif cache_dir is not False:
+        directory = Path(cache_dir)
+    if directory is not None:
+        cached = load_panel(directory, key)
+        if cached is not None:
+            return cached
+    panel = _compute(market, config, progress)
+    panel = replace(panel, key=key)
+    if directory is not None:
+        save_panel(panel, directory)
+    return panel

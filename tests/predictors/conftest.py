@@ -1,0 +1,34 @@
+"""Helpers for the point-in-time tests of the predictors."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from allocgym.data import MarketData
+
+
+def perturb_after(market: MarketData, t: int, seed: int = 1) -> tuple[MarketData, MarketData]:
+    """(base, changed): copies of ``market``, the second with every price after row t changed.
+
+    Both are rebuilt from their prices the same way, so derived arrays (returns) go
+    through identical arithmetic; a slice of a bigger market may differ from a rebuilt
+    copy in the last bit because vectorised ``log`` depends on the array layout.
+    """
+    base = market.with_prices(np.array(market.prices, copy=True))
+    rng = np.random.default_rng(seed)
+    prices = np.array(market.prices, copy=True)
+    shock = np.exp(np.cumsum(rng.normal(0.0, 0.03, size=prices[t + 1 :].shape), axis=0))
+    prices[t + 1 :] = prices[t + 1 :] * shock * 1.7
+    changed = market.with_prices(prices)
+    assert not np.allclose(changed.prices[t + 1 :], market.prices[t + 1 :], equal_nan=True)
+    return base, changed
+
+
+def assert_identical_until(a: np.ndarray, b: np.ndarray, t: int) -> None:
+    """Rows 0..t of a and b are bit-identical (NaN where NaN)."""
+    a, b = np.asarray(a)[: t + 1], np.asarray(b)[: t + 1]
+    assert a.shape == b.shape
+    same = (a == b) | (np.isnan(a) & np.isnan(b))
+    assert same.all(), (
+        f"{(~same).sum()} values at rows <= {t} changed; first at {np.argwhere(~same)[0]}"
+    )

@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import allocgym.predictors.build as build_module
+from allocgym.exceptions import ConfigError
+from allocgym.predictors import (
+    CACHE_ENV_VAR,
+    PRESETS,
+    FeatureConfig,
+    FeaturePanel,
+    build_features,
+    cache_key,
+    default_cache_dir,
+    resolve_config,
+)
+from tests.predictors.conftest import assert_identical_until, perturb_after
+
+
+def test_technical_preset_panel(synthetic_market):
+    panel = build_features(synthetic_market, "technical", cache_dir=False, progress=False)
+    assert isinstance(panel, FeaturePanel)
+    assert panel.values.dtype == np.float32
+    assert panel.values.shape == (synthetic_market.n_dates, synthetic_market.n_assets, 15)
+    assert panel.market_values.shape == (synthetic_market.n_dates, 0)
+    assert panel.dates.equals(synthetic_market.dates)
+    rsi = panel.feature("rsi_14")
+    assert np.nanmin(rsi) >= 0 and np.nanmax(rsi) <= 1
+    # `available` = asset trades and every per-asset feature is finite.
+    expected = synthetic_market.available & np.isfinite(panel.values).all(axis=-1)
+    np.testing.assert_array_equal(panel.available, expected)
+    assert not panel.available[:199].any() and panel.available[250:].all()
+
+
+def test_panel_point_in_time_technical(embedded_slice):
+    t = 400
+    base, changed = perturb_after(embedded_slice, t)
+    a = build_features(base, "technical", cache_dir=False, progress=False)
+    b = build_features(changed, "technical", cache_dir=False, progress=False)
+    assert_identical_until(a.values, b.values, t)
+    np.testing.assert_array_equal(a.available[: t + 1], b.available[: t + 1])
+
+
+def test_cache_hit_returns_identical_arrays(synthetic_market, tmp_path, monkeypatch):
+    first = build_features(synthetic_market, "technical", cache_dir=tmp_path, progress=False)
+    assert len(list(tmp_path.glob("panel-*.npz"))) == 1
+
+    def boom(*args, **kwargs):
+        raise AssertionError("the cached panel should have been loaded")
+
+    monkeypatch.setattr(build_module, "_compute", boom)
+    second = build_features(synthetic_market, "technical", cache_dir=tmp_path, progress=False)
+    assert second.key == first.key != ""
+    np.testing.assert_array_equal(second.values, first.values)
+    np.testing.assert_array_equal(second.available, first.available)
+    np.testing.assert_array_equal(second.market_values, first.market_values)
+    assert second.feature_names == first.feature_names
+    assert second.dates.equals(first.dates) and second.assets == first.assets
+
+
+def test_cache_key_depends_on_data_and_config(synthetic_market):
+    tech = resolve_config("technical")
+    key = cache_key(synthetic_market, tech)
+    assert key == cache_key(synthetic_market, resolve_config("technical"))
+    _, changed = perturb_after(synthetic_market, synthetic_market.n_dates - 2)
+    assert cache_key(changed, tech) != key
+    assert (
+        cache_key(synthetic_market, FeatureConfig(garch=None, regime=None, lstm=None, seed=1))
+        != key
+    )
+    assert cache_key(synthetic_market[1:], tech) != key
+
+
+def test_cache_disabled_writes_nothing(synthetic_market, tmp_path, monkeypatch):
+    monkeypatch.setenv(CACHE_ENV_VAR, str(tmp_path))
+    assert default_cache_dir() == tmp_path
+    build_features(synthetic_market, "technical", cache_dir=False, progress=False)
+    assert list(tmp_path.iterdir()) == []
+    build_features(synthetic_market, "technical", progress=False)  # default dir from env
+    assert len(list(tmp_path.glob("panel-*.npz"))) == 1
+
+
+def test_corrupt_cache_file_is_rebuilt(synthetic_market, tmp_path):
+    panel = build_features(synthetic_market, "technical", cache_dir=tmp_path, progress=False)
+    path = tmp_path / f"panel-{panel.key}.npz"
+    path.write_bytes(b"not a zip file")
+    again = build_features(synthetic_market, "technical", cache_dir=tmp_path, progress=False)
+    np.testing.assert_array_equal(again.values, panel.values)
+
+
+def test_config_resolution_and_errors():
+    assert resolve_config(None) is PRESETS["full"]
+    assert resolve_config("standard").lstm is None and resolve_config("standard").garch
+    assert resolve_config({"garch": None, "regime": {"n_states": 2}}).regime.n_states == 2
+    with pytest.raises(ConfigError, match="not a feature preset"):
+        resolve_config("fast")
+    with pytest.raises(ConfigError, match="refit_every=0"):
+        FeatureConfig(refit_every=0)
+    with pytest.raises(ConfigError, match="unknown keys"):
+        resolve_config({"lstm": {"hiden": 3}})
+    with pytest.raises(TypeError, match="market must be a MarketData"):
+        build_features("prices.csv", "technical", cache_dir=False)
