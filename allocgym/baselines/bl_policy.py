@@ -33,11 +33,12 @@ class BlackLitterman(ScheduledPolicy):
        ``error`` the measured variance of ``P (f_{s-1} − r_s)`` over the window
        (the predictor's realised out-of-sample error, annualised).
     4. Posterior ``(μ, Σ + M)`` by :func:`black_litterman` and weights from the same
-       long-only optimiser as :class:`MeanVariance` (``utility`` with ``δ`` by default).
+       long-only optimiser as :class:`MeanVariance` (``utility`` with risk aversion
+       ``δ / (1 + τ)`` by default, so that the fully invested portfolio is the
+       reference portfolio when there are no views).
 
     With no panel or no finite forecast at t the posterior is the prior
-    (``μ = Π``, ``Σ_post = (1 + τ) Σ``), i.e. the reference portfolio, up to the
-    long-only constraints.
+    (``μ = Π``, ``Σ_post = (1 + τ) Σ``) and the weights are ``w_ref``.
     """
 
     def __init__(
@@ -83,9 +84,12 @@ class BlackLitterman(ScheduledPolicy):
         self.omega = omega
         self.confidences = confidences
         self.periods_per_year = int(periods_per_year)
+        # δ / (1 + τ): with no views Σ_post = (1 + τ)Σ and μ = Π = δΣw_ref, so the
+        # fully invested optimum is exactly w_ref (He & Litterman's w_eq / (1 + τ)
+        # rescaled to sum to one); with views it is w_ref + (1 + τ) PᵀΛ.
         self.optimizer = MeanRiskOptimizer(
             objective,
-            risk_aversion=risk_aversion,
+            risk_aversion=risk_aversion / (1.0 + tau),
             max_weight=max_weight,
             turnover_penalty=turnover_penalty,
             turnover_cap=turnover_cap,

@@ -201,7 +201,7 @@ class MeanRiskOptimizer:
         c.prev.value = prev
         c.cap.value = max(self.max_weight, 1.0 / n)
         try:
-            c.problem.solve(solver=self.solver, warm_start=True)
+            c.problem.solve(solver=self.solver, warm_start=False)
         except cp.error.SolverError as exc:
             msg = f"{self.objective}: solver {self.solver} failed: {exc}"
             raise OptimizationError(msg) from exc

@@ -1,0 +1,117 @@
+"""Black-Litterman math against published numbers (He & Litterman 1999; Idzorek 2005)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from allocgym.baselines import (
+    black_litterman,
+    he_litterman_omega,
+    idzorek_omega,
+    implied_returns,
+)
+
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "black_litterman.yaml"
+
+
+@pytest.fixture(scope="module")
+def published() -> dict:
+    return yaml.safe_load(FIXTURE.read_text())
+
+
+@pytest.fixture(scope="module")
+def hl(published: dict) -> dict:
+    d = published["he_litterman_1999"]
+    vol = np.array(d["volatility"])
+    d = dict(d)
+    d["cov"] = np.array(d["correlation"]) * np.outer(vol, vol)
+    d["w_eq"] = np.array(d["equilibrium_weights"])
+    return d
+
+
+def test_implied_returns_match_he_litterman_table_2(hl: dict) -> None:
+    pi = implied_returns(hl["cov"], hl["w_eq"], hl["risk_aversion"])
+    np.testing.assert_allclose(pi, hl["equilibrium_returns"], atol=hl["tolerance"])
+
+
+@pytest.mark.parametrize("table", ["table_4", "table_5", "table_6"])
+def test_posterior_and_weights_match_he_litterman(hl: dict, table: str) -> None:
+    case = hl["cases"][table]
+    cov, delta, tau = hl["cov"], hl["risk_aversion"], hl["tau"]
+    pi = implied_returns(cov, hl["w_eq"], delta)
+    P, Q = np.array(case["P"], dtype=float), np.array(case["Q"])
+    mean, post = black_litterman(cov, pi, P, Q, tau=tau)
+    np.testing.assert_allclose(mean, case["posterior_returns"], atol=hl["tolerance"])
+    w = np.linalg.solve(delta * post, mean)
+    np.testing.assert_allclose(w, case["weights"], atol=hl["tolerance"])
+    if "view_weights" in case:
+        # He & Litterman eq. (8): w* = w_eq / (1 + tau) + P' Lambda
+        lam = np.linalg.lstsq(P.T, w - hl["w_eq"] / (1 + tau), rcond=None)[0]
+        np.testing.assert_allclose(lam, case["view_weights"], atol=2e-3)
+
+
+def test_posterior_matches_idzorek_table_6(published: dict) -> None:
+    d = published["idzorek_2005"]
+    cov, P, Q = np.array(d["covariance"]), np.array(d["P"], dtype=float), np.array(d["Q"])
+    mean, _ = black_litterman(cov, np.array(d["implied_returns"]), P, Q, tau=d["tau"])
+    np.testing.assert_allclose(mean, d["posterior_returns"], atol=d["tolerance"])
+
+
+def test_idzorek_confidence_tilts_weights_by_the_confidence(published: dict) -> None:
+    """Idzorek's defining property: alone, view k moves w by c_k x its 100 % tilt."""
+    d = published["idzorek_2005"]
+    cov, delta, tau = np.array(d["covariance"]), d["risk_aversion"], d["tau"]
+    w_mkt = np.array(d["market_weights"])
+    pi = implied_returns(cov, w_mkt, delta)
+    for p, q, c in zip(d["P"], d["Q"], d["confidences"], strict=True):
+        P, Q = np.array([p], dtype=float), np.array([q])
+        full, _ = black_litterman(cov, pi, P, Q, tau=tau, omega=np.zeros((1, 1)))
+        part, _ = black_litterman(cov, pi, P, Q, tau=tau, confidences=[c])
+        # Idzorek's weights use the prior covariance: w = (delta Sigma)^-1 mu
+        tilt_full = np.linalg.solve(delta * cov, full) - w_mkt
+        tilt_part = np.linalg.solve(delta * cov, part) - w_mkt
+        np.testing.assert_allclose(tilt_part, c * tilt_full, atol=1e-10)
+
+
+def test_omega_helpers_and_limits() -> None:
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(4, 4))
+    cov = a @ a.T + np.eye(4)
+    P = np.array([[1.0, -1.0, 0, 0]])
+    np.testing.assert_allclose(he_litterman_omega(cov, P, 0.05), 0.05 * P @ cov @ P.T)
+    np.testing.assert_allclose(idzorek_omega(cov, P, [0.5], 0.05), he_litterman_omega(cov, P))
+    pi = np.zeros(4)
+    # certain view: the posterior satisfies it exactly
+    mean, _ = black_litterman(cov, pi, P, [0.02], omega=np.zeros((1, 1)))
+    assert P @ mean == pytest.approx([0.02])
+    # no confidence -> prior; posterior covariance is Sigma + M with M <= tau Sigma
+    mean, post = black_litterman(cov, pi, P, [0.02], omega=np.array([[1e12]]))
+    np.testing.assert_allclose(mean, pi, atol=1e-12)
+    np.testing.assert_allclose(post, cov * 1.05, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"confidences": [0.0]}, "confidences"),
+        ({"confidences": [1.5]}, "confidences"),
+        ({"tau": 0.0}, "tau"),
+        ({"omega": np.eye(2)}, "omega"),
+        ({"omega": np.eye(1), "confidences": [0.5]}, "not both"),
+    ],
+)
+def test_black_litterman_rejects_bad_input(kwargs: dict, match: str) -> None:
+    cov = np.eye(3) * 0.04
+    with pytest.raises(ValueError, match=match):
+        black_litterman(cov, np.zeros(3), [[1.0, 0, 0]], [0.01], **kwargs)
+
+
+def test_implied_returns_rejects_bad_shapes() -> None:
+    with pytest.raises(ValueError, match="expected"):
+        implied_returns(np.eye(3), np.ones(2))
+    with pytest.raises(ValueError, match="risk_aversion"):
+        implied_returns(np.eye(2), np.ones(2), 0.0)
