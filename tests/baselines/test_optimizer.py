@@ -69,7 +69,7 @@ def test_target_volatility_and_return_constraints_hold(inputs) -> None:
 
 
 def test_turnover_cap_and_penalty(inputs) -> None:
-    cov, mu = inputs
+    cov, _mu = inputs
     prev = np.full(cov.shape[0], 1.0 / cov.shape[0])
     free = MeanRiskOptimizer("min_variance").solve(cov, prev=prev)
     capped = MeanRiskOptimizer("min_variance", turnover_cap=0.1).solve(cov, prev=prev)
@@ -102,7 +102,7 @@ def test_infeasible_target_return_raises(inputs) -> None:
 
 
 def test_non_finite_inputs_raise(inputs) -> None:
-    cov, mu = inputs
+    cov, _mu = inputs
     bad = cov.copy()
     bad[0, 0] = np.nan
     with pytest.raises(OptimizationError, match="non-finite"):
