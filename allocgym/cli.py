@@ -38,7 +38,52 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
     check.set_defaults(func=_data_check)
 
 
-_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_data]
+def _add_backtest(sub: argparse._SubParsersAction) -> None:
+    from allocgym.backtest._cli import DEFAULT_POLICIES, run_backtest
+
+    p = sub.add_parser(
+        "backtest",
+        help="walk-forward backtest of the baselines; writes results and report.md",
+    )
+    p.add_argument("--data", default=None, help="CSV/Parquet price file (default: embedded)")
+    p.add_argument("--start", default=None, help="first date of the data to use")
+    p.add_argument("--end", default=None, help="last date of the data to use")
+    p.add_argument(
+        "--policies",
+        default=DEFAULT_POLICIES,
+        help="comma-separated: 1/N, buy_and_hold, min_variance, mean_variance, max_sharpe, "
+        f"black_litterman (default {DEFAULT_POLICIES})",
+    )
+    p.add_argument(
+        "--features",
+        default="none",
+        help="feature preset for build_features (e.g. full, technical) or none (default); "
+        "Black-Litterman takes its views from the LSTM forecast",
+    )
+    p.add_argument("--cost-bps", type=float, default=10.0, help="cost per unit turnover")
+    p.add_argument("--lookback", type=int, default=252, help="estimation window (days)")
+    p.add_argument("--rebalance-every", type=int, default=21, help="days between rebalances")
+    p.add_argument("--train", type=int, default=252, help="walk-forward training window")
+    p.add_argument("--test", type=int, default=252, help="walk-forward test window")
+    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replications")
+    p.add_argument("--name", default="backtest", help="experiment name")
+    p.add_argument("--out", default="runs/backtest", help="results folder")
+    p.set_defaults(func=run_backtest)
+
+
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    from allocgym.backtest._cli import run_report
+
+    p = sub.add_parser("report", help="(re)write report.md and plots of a results folder")
+    p.add_argument("results_dir", help="folder written by a backtest")
+    p.set_defaults(func=run_report)
+
+
+_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_data,
+    _add_backtest,
+    _add_report,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,190 @@
+"""Performance metrics of a daily return series (simple returns, net of costs).
+
+Conventions: ``r`` are daily simple returns, ``P = periods_per_year`` (252); the
+risk-free rate is zero unless ``rf`` (daily) is given. Annualised return is geometric
+(CAGR), volatility and Sharpe are the usual ``√P`` scalings of daily moments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from allocgym._typing import FloatArray
+
+__all__ = [
+    "annualized_return",
+    "annualized_volatility",
+    "calmar_ratio",
+    "cvar",
+    "drawdowns",
+    "information_ratio",
+    "max_drawdown",
+    "metrics_table",
+    "sharpe_ratio",
+    "sortino_ratio",
+    "summary",
+    "tracking_error",
+    "win_rate",
+]
+
+PERIODS = 252
+
+
+def _r(returns: FloatArray) -> FloatArray:
+    r = np.asarray(returns, dtype=np.float64)
+    if r.ndim != 1:
+        raise ValueError(f"returns has shape {r.shape}; expected a 1-D series")
+    return r
+
+
+def annualized_return(returns: FloatArray, periods_per_year: int = PERIODS) -> float:
+    """CAGR ``(Π(1 + r))^(P / T) − 1``."""
+    r = _r(returns)
+    if r.size == 0:
+        return float("nan")
+    growth = np.prod(1.0 + r)
+    return float(growth ** (periods_per_year / r.size) - 1.0) if growth > 0 else -1.0
+
+
+def annualized_volatility(returns: FloatArray, periods_per_year: int = PERIODS) -> float:
+    """``std(r, ddof=1) · √P``."""
+    r = _r(returns)
+    return float(r.std(ddof=1) * np.sqrt(periods_per_year)) if r.size > 1 else float("nan")
+
+
+def sharpe_ratio(
+    returns: FloatArray, rf: FloatArray | float = 0.0, periods_per_year: int = PERIODS
+) -> float:
+    """``mean(r − rf) / std(r − rf) · √P`` (0 volatility gives NaN)."""
+    x = _r(returns) - rf
+    sd = x.std(ddof=1) if x.size > 1 else 0.0
+    return float(x.mean() / sd * np.sqrt(periods_per_year)) if sd > 0 else float("nan")
+
+
+def sortino_ratio(
+    returns: FloatArray, rf: FloatArray | float = 0.0, periods_per_year: int = PERIODS
+) -> float:
+    """``mean(x) / √(mean(min(x, 0)²)) · √P`` with ``x = r − rf`` (Sortino & Price 1994)."""
+    x = _r(returns) - rf
+    dd = np.sqrt(np.mean(np.minimum(x, 0.0) ** 2)) if x.size else 0.0
+    return float(x.mean() / dd * np.sqrt(periods_per_year)) if dd > 0 else float("nan")
+
+
+def drawdowns(returns: FloatArray) -> FloatArray:
+    """Drawdown path ``W_t / max_{s<=t} W_s − 1`` of wealth ``W = Π(1 + r)`` from 1."""
+    wealth = np.cumprod(1.0 + _r(returns))
+    peak = np.maximum.accumulate(np.concatenate([[1.0], wealth]))[1:]
+    return wealth / peak - 1.0
+
+
+def max_drawdown(returns: FloatArray) -> float:
+    """Largest peak-to-trough loss, a negative number (0 if wealth never falls)."""
+    d = drawdowns(returns)
+    return float(d.min()) if d.size else float("nan")
+
+
+def calmar_ratio(returns: FloatArray, periods_per_year: int = PERIODS) -> float:
+    """Annualised return / |max drawdown|."""
+    mdd = max_drawdown(returns)
+    return float(annualized_return(returns, periods_per_year) / -mdd) if mdd < 0 else float("nan")
+
+
+def win_rate(returns: FloatArray) -> float:
+    """Fraction of days with a positive return (days with exactly 0 excluded)."""
+    r = _r(returns)
+    nz = r[r != 0]
+    return float((nz > 0).mean()) if nz.size else float("nan")
+
+
+def cvar(returns: FloatArray, alpha: float = 0.95) -> float:
+    """Historical expected shortfall: minus the mean of the worst ``1 − alpha`` share of days.
+
+    Uses the ``⌈(1 − alpha)·T⌉`` worst days (Rockafellar & Uryasev 2000), a positive loss.
+    """
+    r = np.sort(_r(returns))
+    k = max(1, int(np.ceil((1.0 - alpha) * r.size)))
+    return float(-r[:k].mean()) if r.size else float("nan")
+
+
+def tracking_error(
+    returns: FloatArray, benchmark: FloatArray, periods_per_year: int = PERIODS
+) -> float:
+    """``std(r − b, ddof=1) · √P``."""
+    a = _r(returns) - _r(benchmark)
+    return float(a.std(ddof=1) * np.sqrt(periods_per_year)) if a.size > 1 else float("nan")
+
+
+def information_ratio(
+    returns: FloatArray, benchmark: FloatArray, periods_per_year: int = PERIODS
+) -> float:
+    """``mean(r − b) / std(r − b) · √P`` (NaN when the series are identical)."""
+    a = _r(returns) - _r(benchmark)
+    sd = a.std(ddof=1) if a.size > 1 else 0.0
+    return float(a.mean() / sd * np.sqrt(periods_per_year)) if sd > 1e-15 else float("nan")
+
+
+def summary(
+    returns: FloatArray,
+    *,
+    benchmark: FloatArray | None = None,
+    turnover: FloatArray | None = None,
+    costs: FloatArray | None = None,
+    periods_per_year: int = PERIODS,
+) -> dict[str, float]:
+    """Every metric of one series in a dict (the columns of :func:`metrics_table`).
+
+    ``turnover`` (daily one-way turnover) is reported annualised; ``costs`` (daily cost
+    as a fraction of wealth) is summed over the whole track.
+    """
+    r = _r(returns)
+    out = {
+        "ann_return": annualized_return(r, periods_per_year),
+        "ann_volatility": annualized_volatility(r, periods_per_year),
+        "sharpe": sharpe_ratio(r, periods_per_year=periods_per_year),
+        "sortino": sortino_ratio(r, periods_per_year=periods_per_year),
+        "max_drawdown": max_drawdown(r),
+        "calmar": calmar_ratio(r, periods_per_year),
+        "win_rate": win_rate(r),
+        "cvar_95": cvar(r, 0.95),
+        "tracking_error": float("nan"),
+        "information_ratio": float("nan"),
+        "turnover": float("nan"),
+        "total_costs": float("nan"),
+    }
+    if benchmark is not None:
+        out["tracking_error"] = tracking_error(r, benchmark, periods_per_year)
+        out["information_ratio"] = information_ratio(r, benchmark, periods_per_year)
+    if turnover is not None:
+        out["turnover"] = float(np.mean(turnover) * periods_per_year)
+    if costs is not None:
+        out["total_costs"] = float(np.sum(costs))
+    return out
+
+
+def metrics_table(
+    returns: pd.DataFrame,
+    *,
+    benchmark: str | None = None,
+    turnover: pd.DataFrame | None = None,
+    costs: pd.DataFrame | None = None,
+    periods_per_year: int = PERIODS,
+) -> pd.DataFrame:
+    """One row per column of ``returns`` (dates × policies); ``benchmark`` is a column name."""
+    if benchmark is not None and benchmark not in returns.columns:
+        raise KeyError(f"benchmark={benchmark!r} is not a column; have {list(returns.columns)}")
+    rows: Mapping[str, dict[str, float]] = {
+        name: summary(
+            returns[name].to_numpy(),
+            benchmark=None if benchmark is None else returns[benchmark].to_numpy(),
+            turnover=None if turnover is None else turnover[name].to_numpy(),
+            costs=None if costs is None else costs[name].to_numpy(),
+            periods_per_year=periods_per_year,
+        )
+        for name in returns.columns
+    }
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "policy"
+    return table

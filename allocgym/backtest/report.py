@@ -1,0 +1,137 @@
+"""`write_report`: report.md with the comparison table and PNG plots, written atomically."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from allocgym.backtest.metrics import drawdowns
+from allocgym.backtest.results import Results, atomic_write
+
+__all__ = ["write_report"]
+
+_TABLE = {
+    "kind": ("Kind", "{}"),
+    "ann_return": ("Ann. return", "{:.2%}"),
+    "ann_volatility": ("Ann. vol", "{:.2%}"),
+    "sharpe": ("Sharpe", "{:.2f}"),
+    "max_drawdown": ("Max DD", "{:.1%}"),
+    "win_rate": ("Win rate", "{:.1%}"),
+    "information_ratio": ("Info ratio", "{:.2f}"),
+    "lw_p_value": ("p (LW vs bench.)", "{:.3f}"),
+    "dsr": ("DSR", "{:.2f}"),
+    "turnover": ("Turnover/yr", "{:.2f}"),
+    "total_costs": ("Costs", "{:.2%}"),
+    "fallbacks": ("Fallbacks", "{:.0f}"),
+}
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_") or "policy"
+
+
+def _save_fig(fig: plt.Figure, path: Path) -> str:
+    atomic_write(path, lambda p: fig.savefig(p, dpi=110, bbox_inches="tight", format="png"))
+    plt.close(fig)
+    return path.name
+
+
+def _fmt(value: object, pattern: str) -> str:
+    if isinstance(value, float | np.floating) and not np.isfinite(value):
+        return "–"
+    try:
+        return pattern.format(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def comparison_table(results: Results) -> str:
+    """The metrics table in Markdown (the columns of ``_TABLE`` that are present)."""
+    m = results.metrics
+    cols = [c for c in _TABLE if c in m.columns]
+    head = "| Policy | " + " | ".join(_TABLE[c][0] for c in cols) + " |"
+    rule = "|---|" + "---:|" * len(cols)
+    rows = [
+        f"| {name} | " + " | ".join(_fmt(m.loc[name, c], _TABLE[c][1]) for c in cols) + " |"
+        for name in m.index
+    ]
+    return "\n".join([head, rule, *rows])
+
+
+def _plots(results: Results, folder: Path, window: int) -> dict[str, str]:
+    out = {}
+    wealth = results.wealth
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    wealth.plot(ax=ax, logy=True, lw=1.0)
+    ax.set(title="Equity curves (net of costs, log scale)", ylabel="wealth", xlabel="")
+    out["equity"] = _save_fig(fig, folder / "equity.png")
+
+    fig, ax = plt.subplots(figsize=(9, 4))
+    dd = pd.DataFrame(
+        {c: drawdowns(results.returns[c].to_numpy()) for c in results.policies},
+        index=results.returns.index,
+    )
+    dd.plot(ax=ax, lw=0.8)
+    ax.set(title="Drawdowns", ylabel="drawdown", xlabel="")
+    out["drawdowns"] = _save_fig(fig, folder / "drawdowns.png")
+
+    fig, ax = plt.subplots(figsize=(9, 4))
+    r = results.returns
+    rolling = r.rolling(window).mean() / r.rolling(window).std() * np.sqrt(252)
+    rolling.plot(ax=ax, lw=0.8)
+    ax.axhline(0.0, color="grey", lw=0.5)
+    ax.set(title=f"Rolling Sharpe ratio ({window} days)", ylabel="Sharpe", xlabel="")
+    out["rolling_sharpe"] = _save_fig(fig, folder / "rolling_sharpe.png")
+
+    for name, w in results.weights.items():
+        fig, ax = plt.subplots(figsize=(9, 4))
+        ax.stackplot(w.index, w.to_numpy().T, labels=list(w.columns), lw=0)
+        ax.set(title=f"Weights over time: {name}", ylim=(0, 1), ylabel="weight")
+        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, ncol=1)
+        out[f"weights {name}"] = _save_fig(fig, folder / f"weights_{_slug(name)}.png")
+    return out
+
+
+def write_report(results: Results, folder: str | os.PathLike, *, rolling_window: int = 252) -> Path:
+    """Write ``report.md`` and the PNG plots into ``folder``; return the report's path."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg = results.config
+    window = min(rolling_window, max(2, len(results.returns) // 2))
+    figs = _plots(results, folder, window)
+    dates = results.returns.index
+    bench = cfg.get("benchmark", "–")
+    lines = [
+        f"# Backtest report: {cfg.get('name', 'allocgym backtest')}",
+        "",
+        f"- Data: {cfg.get('data', {}).get('source', '?')}, out of sample "
+        f"{dates[0].date()} to {dates[-1].date()} ({len(dates)} trading days)",
+        f"- Walk-forward: {cfg.get('splitter', '?')}; costs {cfg.get('cost_bps', '?')} bps "
+        "per unit of turnover; every policy stepped through the same PortfolioEnv",
+        f"- Benchmark for information ratio and the Ledoit–Wolf (2008) HAC Sharpe test: {bench}",
+        f"- Configurations tried (deflated Sharpe ratio, Bailey & López de Prado 2014): "
+        f"{cfg.get('n_trials', len(results.policies))}",
+        "",
+        "## Comparison (annualised, net of costs)",
+        "",
+        comparison_table(results),
+        "",
+        "p: two-sided p-value of H0 'Sharpe equals the benchmark's' (HAC, Parzen kernel). "
+        "DSR: probability that the true Sharpe exceeds the best of the configurations tried "
+        "by luck. Fallbacks: rebalances where the optimiser failed and the previous weights "
+        "were kept.",
+        "",
+        "## Plots",
+        "",
+    ]
+    lines += [f"### {title.capitalize()}\n\n![{title}]({file})\n" for title, file in figs.items()]
+    text = "\n".join(lines)
+    return atomic_write(folder / "report.md", lambda p: Path(p).write_text(text))
