@@ -237,7 +237,7 @@ def backtest(
             cols[key][pname] = pd.Series(
                 np.concatenate([getattr(tr, attr) for tr in tracks]), index=dates
             )
-        weights[pname] = pd.concat([tr.weights_frame() for tr in tracks])
+        weights[pname] = pd.concat([tr.weights_frame() for tr in tracks]).rename_axis("date")
         fallbacks[pname] = int(getattr(policy, "n_fallbacks_", 0))
 
     frames = {k: pd.DataFrame(v).rename_axis("date") for k, v in cols.items()}

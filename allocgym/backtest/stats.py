@@ -94,6 +94,9 @@ def ledoit_wolf_test(
     mu_a, mu_b = a.mean(), b.mean()
     g_a, g_b = np.mean(a * a), np.mean(b * b)
     va, vb = g_a - mu_a**2, g_b - mu_b**2
+    if not (va > 0 and vb > 0):  # a constant series has no Sharpe ratio
+        nan = float("nan")
+        return SharpeDifference(nan, nan, nan, nan, nan)
     diff = mu_a / np.sqrt(va) - mu_b / np.sqrt(vb)
     grad = np.array([g_a / va**1.5, -g_b / vb**1.5, -mu_a / (2 * va**1.5), mu_b / (2 * vb**1.5)])
     y = np.column_stack([a - mu_a, b - mu_b, a * a - g_a, b * b - g_b])
@@ -218,11 +221,19 @@ def sharpe_tests(
     """
     n_trials = returns.shape[1] if n_trials is None else int(n_trials)
     x = returns.to_numpy(dtype=np.float64)
-    srs = x.mean(axis=0) / x.std(axis=0, ddof=1)
-    sr_var = float(np.var(srs, ddof=1)) if srs.size > 1 else 0.0
+    sd = x.std(axis=0, ddof=1)
+    srs = np.divide(x.mean(axis=0), sd, out=np.full(sd.shape, np.nan), where=sd > 0)
+    finite = srs[np.isfinite(srs)]
+    sr_var = float(np.var(finite, ddof=1)) if finite.size > 1 else 0.0
     rows = {}
+    bench_col = 0 if benchmark is None else list(returns.columns).index(benchmark)
     for j, name in enumerate(returns.columns):
         r = x[:, j]
+        if not np.isfinite(srs[j]):
+            rows[name] = dict.fromkeys(
+                ("psr", "dsr", "lw_p_value", "sharpe_ci_low", "sharpe_ci_high"), float("nan")
+            )
+            continue
         skew = float(sps.skew(r))
         kurt = float(sps.kurtosis(r, fisher=False))
         row = {
@@ -230,7 +241,7 @@ def sharpe_tests(
             "dsr": deflated_sharpe_ratio(srs[j], r.size, n_trials, sr_var, skew, kurt),
             "lw_p_value": float("nan"),
         }
-        if benchmark is not None and name != benchmark:
+        if benchmark is not None and name != benchmark and np.isfinite(srs[bench_col]):
             row["lw_p_value"] = ledoit_wolf_test(r, returns[benchmark].to_numpy()).p_value
         lo, hi = sharpe_bootstrap_ci(r, n_boot=n_boot, periods_per_year=periods_per_year, seed=seed)
         row["sharpe_ci_low"], row["sharpe_ci_high"] = lo, hi

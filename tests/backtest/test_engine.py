@@ -1,0 +1,170 @@
+"""The backtester: one accounting engine, out-of-sample folds, fallbacks, save/load, report."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from allocgym.backtest import Results, WalkForward, backtest
+from allocgym.baselines import BlackLitterman, EqualWeight, MeanVariance, MinVariance
+from allocgym.data import MarketData
+from allocgym.policy import PolicyState
+from tests.baselines.test_policies import make_panel
+
+SPLIT = WalkForward(train=200, test=150)
+
+
+def four(lookback: int = 60) -> dict:
+    kw = {"lookback": lookback, "rebalance_every": 21}
+    return {
+        "1/N": EqualWeight(),
+        "min_variance": MinVariance(**kw),
+        "mean_variance": MeanVariance(**kw),
+        "black_litterman": BlackLitterman(**kw),
+    }
+
+
+@pytest.fixture(scope="module")
+def market(synthetic_market: MarketData) -> MarketData:
+    return synthetic_market[:650]
+
+
+@pytest.fixture(scope="module")
+def results(market: MarketData) -> Results:
+    return backtest(four(), market, make_panel(market), splitter=SPLIT, n_boot=100)
+
+
+def test_one_continuous_out_of_sample_track_per_policy(results: Results, market) -> None:
+    folds = list(SPLIT.split(market.n_dates))
+    first_decision = folds[0][1][0]
+    expected = market.dates[first_decision + 1 :]
+    pd.testing.assert_index_equal(
+        results.returns.index, expected, check_names=False, check_exact=True, check_freq=False
+    )
+    assert list(results.returns.columns) == [
+        "1/N",
+        "min_variance",
+        "mean_variance",
+        "black_litterman",
+    ]
+    assert results.returns.notna().all().all()
+    for w in results.weights.values():
+        assert w.shape == (len(expected), market.n_assets + 1)
+        np.testing.assert_allclose(w.sum(axis=1), 1.0, atol=1e-9)
+    assert results.fallbacks == dict.fromkeys(results.policies, 0)
+    assert results.config["n_folds"] == len(folds)
+    assert results.metrics.loc["black_litterman", "kind"] == "ML-enhanced"
+    assert results.metrics.loc["min_variance", "kind"] == "traditional"
+    assert results.config["benchmark"] == "1/N"
+
+
+def test_costs_are_charged_only_when_trading(results: Results) -> None:
+    cost = results.costs["min_variance"]
+    traded = cost > 0
+    assert 0 < traded.sum() <= len(cost) // 21 + 2  # monthly rebalances only
+    net, gross = results.returns["min_variance"], results.gross_returns["min_variance"]
+    np.testing.assert_allclose(net[~traded], gross[~traded], rtol=0, atol=1e-15)
+    assert (net[traded] < gross[traded]).all()
+
+
+def test_zero_cost_daily_1_over_n_equals_the_compounded_mean_return(market) -> None:
+    """SPEC invariant 2 through the backtester: constant mix, no costs."""
+    res = backtest({"ew": EqualWeight(rebalance_every=1)}, market, splitter=SPLIT, cost_bps=0.0)
+    r = np.asarray(market.returns)[SPLIT.train + 1 :]
+    np.testing.assert_allclose(res.returns["ew"].to_numpy(), r.mean(axis=1), atol=1e-14)
+    np.testing.assert_allclose(res.wealth["ew"].iloc[-1], np.prod(1 + r.mean(axis=1)), rtol=1e-12)
+
+
+def test_optimiser_failures_are_counted_and_do_not_stop_the_run(market) -> None:
+    bad = MeanVariance("target_return", target_return=50.0, lookback=60)
+    res = backtest({"1/N": EqualWeight(), "bad": bad}, market, splitter=SPLIT, n_boot=50)
+    assert res.fallbacks["bad"] == res.metrics.loc["bad", "fallbacks"] > 0
+    assert (res.weights["bad"]["cash"] == 1.0).all()  # never left cash
+
+
+class _Spy:
+    """Records what fit and act saw."""
+
+    def __init__(self) -> None:
+        self.fits: list[tuple[pd.Timestamp, pd.Timestamp]] = []
+        self.acts: list[pd.Timestamp] = []
+
+    def reset(self) -> None:
+        self.fits, self.acts = [], []
+
+    def fit(self, market, features=None):
+        assert features is not None and features.n_dates == market.n_dates
+        self.fits.append((market.dates[0], market.dates[-1]))
+        return self
+
+    def act(self, state: PolicyState) -> np.ndarray:
+        assert state.history.dates[-1] == state.date
+        self.acts.append(state.date)
+        w = np.zeros(state.n_assets + 1)
+        w[0] = 1.0
+        return w
+
+
+def test_fit_sees_only_the_training_part_before_each_fold(market) -> None:
+    spy = _Spy()
+    backtest({"spy": spy}, market, make_panel(market), splitter=SPLIT, n_boot=20)
+    folds = list(SPLIT.split(market.n_dates))
+    assert len(spy.fits) == len(folds)
+    for (start, end), (train, test) in zip(spy.fits, folds, strict=True):
+        assert start == market.dates[train[0]] and end == market.dates[train[-1]]
+        assert end < market.dates[test[0]]
+    assert spy.acts[0] == market.dates[folds[0][1][0]]
+
+
+def test_point_in_time_results_before_a_date_ignore_later_prices(market) -> None:
+    cut = 450
+    prices = np.array(market.prices)
+    prices[cut + 1 :] *= np.random.default_rng(0).uniform(0.8, 1.2, prices[cut + 1 :].shape)
+    changed = market.with_prices(prices)
+    a = backtest(four(), market, splitter=SPLIT, n_boot=20)
+    b = backtest(four(), changed, splitter=SPLIT, n_boot=20)
+    upto = a.returns.index <= market.dates[cut]
+    pd.testing.assert_frame_equal(a.returns[upto], b.returns[upto])
+    for k in a.weights:
+        pd.testing.assert_frame_equal(a.weights[k][upto], b.weights[k][upto])
+    assert not a.returns.equals(b.returns)
+
+
+def test_save_load_roundtrip_and_report(results: Results, tmp_path) -> None:
+    from allocgym.backtest import write_report
+
+    results.save(tmp_path)
+    write_report(results, tmp_path)
+    back = Results.load(tmp_path)
+    pd.testing.assert_frame_equal(back.returns, results.returns, check_freq=False)
+    pd.testing.assert_frame_equal(back.costs, results.costs, check_freq=False)
+    for k in results.weights:
+        pd.testing.assert_frame_equal(back.weights[k], results.weights[k], check_freq=False)
+    pd.testing.assert_frame_equal(back.metrics, results.metrics, check_dtype=False)
+    assert back.fallbacks == results.fallbacks
+    assert back.config["benchmark"] == "1/N"
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {"report.md", "equity.png", "drawdowns.png", "rolling_sharpe.png"} <= names
+    assert "weights_black_litterman.png" in names
+    assert not [n for n in names if n.endswith(".tmp")]
+    text = (tmp_path / "report.md").read_text()
+    assert "| 1/N |" in text and "DSR" in text
+    with pytest.raises(FileNotFoundError, match="missing"):
+        Results.load(tmp_path / "nope")
+
+
+def test_same_inputs_give_identical_results(market, results: Results) -> None:
+    again = backtest(four(), market, make_panel(market), splitter=SPLIT, n_boot=100)
+    pd.testing.assert_frame_equal(again.metrics, results.metrics)
+
+
+def test_bad_arguments(market) -> None:
+    with pytest.raises(ValueError, match="empty"):
+        backtest({}, market)
+    with pytest.raises(ValueError, match="benchmark='x'"):
+        backtest({"ew": EqualWeight()}, market, splitter=SPLIT, benchmark="x")
+    with pytest.raises(TypeError, match="act"):
+        backtest({"nope": object()}, market)
+    with pytest.raises(ValueError, match="two policies"):
+        backtest([EqualWeight(), EqualWeight()], market)
