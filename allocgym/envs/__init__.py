@@ -1,1 +1,44 @@
-"""allocgym.envs (see SPEC.md)."""
+"""The portfolio environment: accounting, transaction costs, rewards, registration.
+
+``import allocgym.envs`` registers ``allocgym/Portfolio-v0`` with Gymnasium, so
+``gymnasium.make("allocgym/Portfolio-v0", **kwargs)`` builds a :class:`PortfolioEnv`.
+"""
+
+import gymnasium
+
+from allocgym.envs import rewards
+from allocgym.envs.actions import ActionMap, LongShortMap, SimplexMap, make_action_map
+from allocgym.envs.costs import CostModel
+from allocgym.envs.observation import ObservationLayout, causal_standardise
+from allocgym.envs.portfolio import PortfolioEnv, validate_target_weights
+from allocgym.envs.rewards import RewardFn, StepRecord, get_reward, list_rewards, register_reward
+from allocgym.envs.track import Track
+
+ENV_ID = "allocgym/Portfolio-v0"
+
+if ENV_ID not in gymnasium.registry:
+    gymnasium.register(
+        id=ENV_ID,
+        entry_point="allocgym.envs.portfolio:PortfolioEnv",
+        disable_env_checker=False,
+    )
+
+__all__ = [
+    "ENV_ID",
+    "ActionMap",
+    "CostModel",
+    "LongShortMap",
+    "ObservationLayout",
+    "PortfolioEnv",
+    "RewardFn",
+    "SimplexMap",
+    "StepRecord",
+    "Track",
+    "causal_standardise",
+    "get_reward",
+    "list_rewards",
+    "make_action_map",
+    "register_reward",
+    "rewards",
+    "validate_target_weights",
+]

@@ -1,0 +1,213 @@
+"""Maps from an agent's action to portfolio weights (index 0 = cash).
+
+Two maps, both with ``Box(-1, 1)`` action spaces, the range every stable-baselines3
+algorithm can produce (PPO/A2C clip Gaussian samples to the bounds, SAC/TD3/DDPG squash
+with tanh):
+
+* :class:`SimplexMap` (long only, default): ``w = softmax(tau * clip(a, -1, 1))`` over
+  cash and the assets that trade at ``t``. The ratio of two weights is at most
+  ``exp(2 tau)``, so with ``n`` assets one asset can hold at least
+  ``e^{2 tau} / (e^{2 tau} + n)``: 99.9 % for 20 assets at the default ``tau = 5``.
+  FinRL's softmax of actions in ``[0, 1]`` caps that ratio at ``e``, which keeps every
+  policy near 1/N.
+* :class:`LongShortMap`: asset weights ``w_i = L a_i / max(1, sum_j |a_j|)`` (gross
+  leverage ``sum |w_i| <= L``), cash ``w_0 = 1 - sum_i w_i`` (negative cash = borrowing).
+
+``to_weights`` validates the action (shape, finite) and writes into ``out`` so the
+environment's step allocates nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+from gymnasium import spaces
+
+from allocgym._typing import FloatArray
+
+__all__ = ["ActionMap", "LongShortMap", "SimplexMap", "make_action_map"]
+
+
+@runtime_checkable
+class ActionMap(Protocol):
+    """How actions become target weights of shape (n_assets + 1,), index 0 = cash."""
+
+    long_only: bool
+    max_leverage: float
+
+    def space(self, n_assets: int) -> spaces.Box:
+        """The action space for ``n_assets`` assets."""
+        ...
+
+    def to_weights(self, action: FloatArray, tradable: FloatArray, out: FloatArray) -> FloatArray:
+        """Write the weights for ``action`` into ``out`` (shape (n_assets + 1,)) and return it.
+
+        ``tradable`` is 1.0 for cash and for each asset that trades at ``t``, else 0.0.
+        """
+        ...
+
+    def to_weights_batch(self, actions: FloatArray, tradable: FloatArray) -> FloatArray:
+        """Weights of shape (B, n_assets + 1) for actions of shape (B, action_dim)."""
+        ...
+
+
+def _check_action(action: object, shape: tuple[int, ...]) -> FloatArray:
+    a = np.asarray(action)
+    if a.shape != shape or a.dtype.kind not in "fiu":
+        raise ValueError(
+            f"action has shape {a.shape} and dtype {a.dtype}; expected a numeric array of "
+            f"shape {shape} (the action space)"
+        )
+    if not math.isfinite(a.dot(a)) and not np.isfinite(a).all():
+        bad = np.flatnonzero(~np.isfinite(a))
+        raise ValueError(
+            f"action contains non-finite values at positions {bad.tolist()} "
+            f"({a[bad].tolist()}); expected finite numbers in [-1, 1]"
+        )
+    return a
+
+
+def _check_batch(actions: object, shape: tuple[int, int]) -> FloatArray:
+    a = np.asarray(actions)
+    if a.shape != shape or a.dtype.kind not in "fiu":
+        raise ValueError(
+            f"actions have shape {a.shape} and dtype {a.dtype}; expected a numeric array of "
+            f"shape {shape} (n_envs, action_dim)"
+        )
+    if not np.isfinite(a).all():
+        rows = np.flatnonzero(~np.isfinite(a).all(axis=1))
+        raise ValueError(
+            f"actions contain non-finite values in rows {rows.tolist()}; expected finite numbers"
+        )
+    return a
+
+
+class SimplexMap:
+    """Long-only weights on the simplex including cash: ``softmax(tau * clip(a, -1, 1))``.
+
+    Parameters
+    ----------
+    temperature : float, default 5.0
+        ``tau``; concentration reachable in one of ``n`` assets is
+        ``e^{2 tau} / (e^{2 tau} + n)``. Must make >= 95 % reachable for the market:
+        ``tau >= log(19 n) / 2``.
+
+    The action has one entry per asset plus one for cash (index 0). Assets that do not
+    trade at ``t`` get weight 0. A zero action is the equal-weight portfolio over cash and
+    the tradable assets.
+    """
+
+    long_only = True
+    max_leverage = 1.0
+
+    def __init__(self, temperature: float = 5.0) -> None:
+        if not (math.isfinite(temperature) and 0 < temperature <= 50):
+            raise ValueError(f"temperature={temperature!r} is invalid; expected 0 < tau <= 50")
+        self.temperature = float(temperature)
+        self._tau32 = np.float32(temperature)
+
+    def __repr__(self) -> str:
+        return f"SimplexMap(temperature={self.temperature})"
+
+    def max_concentration(self, n_assets: int) -> float:
+        """Largest weight one asset can get: ``e^{2 tau} / (e^{2 tau} + n_assets)``."""
+        top = math.exp(2 * self.temperature)
+        return top / (top + n_assets)
+
+    def space(self, n_assets: int) -> spaces.Box:
+        if self.max_concentration(n_assets) < 0.95:
+            raise ValueError(
+                f"temperature={self.temperature} lets one of {n_assets} assets reach only "
+                f"{self.max_concentration(n_assets):.1%}; expected >= 95 %, i.e. "
+                f"temperature >= {math.log(19 * n_assets) / 2:.2f}"
+            )
+        return spaces.Box(-1.0, 1.0, shape=(n_assets + 1,), dtype=np.float32)
+
+    def to_weights(self, action: FloatArray, tradable: FloatArray, out: FloatArray) -> FloatArray:
+        a = _check_action(action, out.shape)
+        # exp in float32 (3x faster, the action is float32 anyway; the map is defined this
+        # way so single and vectorised envs agree); clip * tau <= 50 cannot overflow
+        x = np.maximum(a, -1.0, dtype=np.float32)
+        np.minimum(x, 1.0, out=x)
+        x *= self._tau32
+        np.exp(x, out=out)
+        out *= tradable
+        out *= 1.0 / out.dot(tradable)
+        return out
+
+    def to_weights_batch(self, actions: FloatArray, tradable: FloatArray) -> FloatArray:
+        a = _check_batch(actions, tradable.shape)
+        x = np.maximum(a, -1.0, dtype=np.float32)
+        np.minimum(x, 1.0, out=x)
+        x *= self._tau32
+        e = np.empty(x.shape)
+        np.exp(x, out=e)
+        e *= tradable
+        e *= (1.0 / e.dot(np.ones(e.shape[1])))[:, None]
+        return e
+
+
+class LongShortMap:
+    """Long/short asset weights with a gross-leverage cap; cash takes the rest.
+
+    ``w_i = L * a_i / max(1, sum_j |a_j|)`` for tradable assets (0 otherwise), so
+    ``sum_i |w_i| <= L``; ``w_0 = 1 - sum_i w_i``. One asset at ``a_i = 1`` and the others
+    at 0 puts ``L`` in that asset.
+
+    Parameters
+    ----------
+    max_leverage : float, default 1.0
+        ``L``, the cap on gross exposure ``sum_i |w_i|`` (cash excluded).
+    """
+
+    long_only = False
+
+    def __init__(self, max_leverage: float = 1.0) -> None:
+        if not (math.isfinite(max_leverage) and 0 < max_leverage <= 10):
+            raise ValueError(f"max_leverage={max_leverage!r} is invalid; expected 0 < L <= 10")
+        self.max_leverage = float(max_leverage)
+
+    def __repr__(self) -> str:
+        return f"LongShortMap(max_leverage={self.max_leverage})"
+
+    def space(self, n_assets: int) -> spaces.Box:
+        return spaces.Box(-1.0, 1.0, shape=(n_assets,), dtype=np.float32)
+
+    def to_weights(self, action: FloatArray, tradable: FloatArray, out: FloatArray) -> FloatArray:
+        a = _check_action(action, (out.shape[0] - 1,))
+        w = out[1:]
+        np.maximum(a, -1.0, out=w)
+        np.minimum(w, 1.0, out=w)
+        w *= tradable[1:]
+        w *= self.max_leverage / max(1.0, float(np.abs(w).sum()))
+        out[0] = 1.0 - float(w.sum())
+        return out
+
+    def to_weights_batch(self, actions: FloatArray, tradable: FloatArray) -> FloatArray:
+        b, n1 = tradable.shape
+        a = _check_batch(actions, (b, n1 - 1))
+        out = np.empty((b, n1))
+        w = out[:, 1:]
+        np.clip(a, -1.0, 1.0, out=w, casting="unsafe")
+        w *= tradable[:, 1:]
+        w *= self.max_leverage / np.maximum(1.0, np.abs(w).sum(axis=1, keepdims=True))
+        out[:, 0] = 1.0 - w.sum(axis=1)
+        return out
+
+
+def make_action_map(action: str | ActionMap = "simplex", **kwargs: float) -> ActionMap:
+    """An :class:`ActionMap` from ``"simplex"``, ``"long_short"`` or an instance."""
+    if isinstance(action, str):
+        if action == "simplex":
+            return SimplexMap(**kwargs)
+        if action == "long_short":
+            return LongShortMap(**kwargs)
+        raise ValueError(
+            f"action={action!r} is not a known action map; expected 'simplex', 'long_short' "
+            "or an ActionMap instance"
+        )
+    if isinstance(action, ActionMap):
+        return action
+    raise TypeError(f"action must be a str or an ActionMap; got {type(action).__name__}")

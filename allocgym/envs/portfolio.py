@@ -1,0 +1,437 @@
+"""`PortfolioEnv`: the Gymnasium portfolio-allocation environment (``allocgym/Portfolio-v0``).
+
+Timing and accounting (SPEC invariant 2), one step = one decision:
+
+1. At the close of decision date ``t`` the portfolio holds the drifted weights ``w'_t``
+   (index 0 = cash) and wealth ``W_t``. The action becomes target weights ``w_t``.
+2. Trading costs are taken out of wealth: ``W -> mu W`` with the exact transaction
+   remainder factor ``mu`` of :class:`~allocgym.envs.CostModel`.
+3. The portfolio is held for ``k = rebalance_every`` trading days (fewer at the end of the
+   range): on day ``d`` asset ``i`` earns ``returns[d, i]`` and cash earns ``rf[d]``, the
+   weights drift with prices, ``V_d = w_t * prod_{u=t+1}^{d} (1 + r_u)``, so after the
+   period ``W_{t+k} = mu W_t sum_i V_{t+k,i}`` and ``w'_{t+k} = V_{t+k} / sum_i V_{t+k,i}``.
+4. The reward covers the whole period (default: ``log(W_{t+k} / W_t)``, net of costs), and
+   the next observation is taken at the close of ``t + k``.
+
+The step is pure numpy on arrays prepared in ``__init__``; observations at ``t`` use data
+dated ``<= t`` only (see :mod:`allocgym.envs.observation`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import numpy.typing as npt
+
+from allocgym._typing import FloatArray
+from allocgym.envs._setup import EnvData, FeaturesLike, MarketLike, prepare
+from allocgym.envs.actions import ActionMap
+from allocgym.envs.costs import CostModel
+from allocgym.envs.rewards import RewardFn, StepRecord, get_reward
+from allocgym.envs.track import Track, _Recorder
+from allocgym.exceptions import DataError
+
+__all__ = ["PortfolioEnv", "validate_target_weights"]
+
+
+def validate_target_weights(
+    weights: npt.ArrayLike,
+    tradable: FloatArray,
+    *,
+    long_only: bool = True,
+    max_leverage: float = 1.0,
+    out: FloatArray | None = None,
+) -> FloatArray:
+    """Check target weights and move the weight of untradable assets to cash.
+
+    Parameters
+    ----------
+    weights : array of shape (n_assets + 1,)
+        Index 0 = cash; must be finite and sum to 1 (within 1e-6; renormalised).
+        Long only: entries >= 0 (down to -1e-8, clipped). Long/short: gross asset
+        exposure ``sum_{i>=1} |w_i| <= max_leverage`` (within 1e-6).
+    tradable : array of shape (n_assets + 1,)
+        1.0 for cash and assets that trade at ``t``, else 0.0.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_assets + 1,)
+    """
+    a = np.asarray(weights, dtype=np.float64)
+    if a.shape != tradable.shape:
+        raise ValueError(
+            f"target_weights has shape {a.shape}; expected {tradable.shape} "
+            "(n_assets + 1, index 0 = cash)"
+        )
+    w = a.copy() if out is None else out
+    if out is not None:
+        w[...] = a
+    if not np.isfinite(w).all():
+        raise ValueError(f"target_weights contains non-finite values: {w.tolist()}")
+    if long_only:
+        if w.min() < -1e-8:
+            raise ValueError(
+                f"target_weights has negative entries {w[w < -1e-8].tolist()} at positions "
+                f"{np.flatnonzero(w < -1e-8).tolist()}; expected long-only weights >= 0 "
+                "(use action='long_short' for short positions)"
+            )
+        np.maximum(w, 0.0, out=w)
+    total = float(w.sum())
+    if abs(total - 1.0) > 1e-6:
+        raise ValueError(f"target_weights sum to {total!r}; expected 1 (cash included)")
+    blocked = tradable == 0.0
+    if blocked.any():
+        w[0] += w[blocked].sum()
+        w[blocked] = 0.0
+    if abs(total - 1.0) > 1e-12:
+        w[0] += 1.0 - total  # rounding from an optimiser: cash absorbs it
+    if not long_only:
+        gross = float(np.abs(w[1:]).sum())
+        if gross > max_leverage + 1e-6:
+            raise ValueError(
+                f"target_weights have gross exposure {gross:.6g}; expected <= "
+                f"max_leverage={max_leverage}"
+            )
+    return w
+
+
+class PortfolioEnv(gym.Env):
+    """Allocate wealth over cash and ``n_assets`` assets, net of exact transaction costs.
+
+    Parameters
+    ----------
+    market : MarketData, path, DataFrame or None
+        Prices; ``None`` = the embedded S&P 500 data (:func:`allocgym.load_market`).
+    features : None, False, str or FeaturePanel
+        ``None``: ``build_features(market, "technical")``; ``False``: no panel (returns
+        window, mask and weights only); a preset name for ``build_features``; or a
+        FeaturePanel aligned with ``market`` (raw values, NaN where unknown).
+    cost_bps : float, array of shape (n_assets,) or CostModel, default 10.0
+        Proportional cost per unit traded, in basis points (or a full cost model).
+    reward : str, callable, class or mapping, default "log_return"
+        See :func:`allocgym.envs.rewards.get_reward`; ``reward_kwargs`` go to its class.
+    start, end : date, int or None
+        First decision date and last date of the range (inclusive). The look-back
+        window may use data before ``start``. Default: the whole market after ``window``.
+    window : int, default 30
+        Days of past log returns per asset in the observation.
+    rebalance_every : int, default 1
+        Trading days held between decisions; the reward covers the period.
+    action : "simplex", "long_short" or ActionMap, default "simplex"
+        Long-only softmax map with temperature 5, or long/short with gross leverage 1
+        (:class:`~allocgym.envs.SimplexMap` / :class:`~allocgym.envs.LongShortMap` for other
+        parameters).
+    observation : "flat" or "dict", default "flat"
+    time_features : bool, default False
+        Add sin/cos of the weekday and day of year.
+    norm_window : int or None, default 252
+        Rolling window of the causal feature standardisation (None: expanding).
+    random_start : bool, default False
+        Training mode: ``reset`` draws the first decision date uniformly (seeded by
+        ``reset(seed=...)``); evaluation mode (False) always starts at ``start``.
+    episode_length : int, optional
+        Number of decisions per episode (default: until ``end``).
+    initial_wealth : float, default 1.0
+    record : bool, default True
+        Fill the daily arrays behind :meth:`track`.
+
+    Attributes
+    ----------
+    market, features, cost_model, action_map, reward_fn
+    t : int
+        Index in ``market.dates`` of the current decision date.
+    wealth : float
+    weights : ndarray, shape (n_assets + 1,)
+        Current drifted weights (a copy).
+
+    Examples
+    --------
+    >>> import gymnasium as gym, allocgym.envs
+    >>> env = gym.make("allocgym/Portfolio-v0", features=False, start="2020-01-02")
+    >>> obs, info = env.reset(seed=0)
+    >>> obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+    """
+
+    metadata = {"render_modes": []}  # noqa: RUF012 (gymnasium convention)
+
+    def __init__(
+        self,
+        market: MarketLike = None,
+        features: FeaturesLike = None,
+        cost_bps: float | npt.ArrayLike | CostModel = 10.0,
+        reward: Any = "log_return",
+        start: Any = None,
+        end: Any = None,
+        window: int = 30,
+        rebalance_every: int = 1,
+        *,
+        action: str | ActionMap = "simplex",
+        observation: str = "flat",
+        time_features: bool = False,
+        norm_window: int | None = 252,
+        random_start: bool = False,
+        episode_length: int | None = None,
+        initial_wealth: float = 1.0,
+        reward_kwargs: dict[str, Any] | None = None,
+        record: bool = True,
+        render_mode: str | None = None,
+    ) -> None:
+        if observation not in ("flat", "dict"):
+            raise ValueError(f"observation={observation!r} is invalid; expected 'flat' or 'dict'")
+        if not (math.isfinite(initial_wealth) and initial_wealth > 0):
+            raise ValueError(f"initial_wealth={initial_wealth!r} is invalid; expected > 0")
+        if render_mode is not None:
+            raise ValueError(f"render_mode={render_mode!r}: PortfolioEnv does not render")
+        data = prepare(
+            market, features, cost_bps, start, end, window, rebalance_every, action,
+            norm_window, time_features,
+        )  # fmt: skip
+        self._data: EnvData = data
+        self.market, self.features = data.market, data.panel
+        self.cost_model, self.action_map = data.cost_model, data.action_map
+        self.reward_fn: RewardFn = get_reward(reward, **(reward_kwargs or {}))
+        self.rebalance_every = data.rebalance_every
+        self.random_start = bool(random_start)
+        self.episode_length = episode_length
+        self.initial_wealth = float(initial_wealth)
+        self.dict_obs = observation == "dict"
+        n_assets = data.market.n_assets
+        self.n_assets = n_assets
+        if episode_length is not None:
+            span = episode_length * data.rebalance_every if episode_length >= 1 else 0
+            if span < 1 or data.lo + span > data.hi:
+                raise DataError(
+                    f"episode_length={episode_length!r} decisions of {data.rebalance_every} "
+                    f"days do not fit in the range of {data.hi - data.lo} days; expected "
+                    "1 <= episode_length * rebalance_every <= days in the range"
+                )
+        self.action_space = data.action_map.space(n_assets)
+        flat_space = data.obs.flat_space()
+        self.observation_space = data.obs.dict_space() if self.dict_obs else flat_space
+        self._dates64 = data.market.dates.values
+        self._table = data.obs.table
+        self._w_slice = data.obs.layout.slices["weights"]
+        self._asset_ones = np.ones(n_assets + 1)
+        self._asset_ones[0] = 0.0
+        # row 0: drifted weights held now; row 1: target buffer (CostModel.solve's layout)
+        self._pair = np.zeros((2, n_assets + 1))
+        self._pair[0, 0] = 1.0
+        self._trade = np.zeros(n_assets + 1)
+        self._recorder = _Recorder(data.hi - data.lo + 1, n_assets) if record else None
+        self.t = data.lo
+        self.wealth = self.initial_wealth
+        self._peak = self.wealth
+        self._end = data.hi
+        self._n_steps = 0
+
+    # ------------------------------------------------------------------ public state
+    @property
+    def weights(self) -> FloatArray:
+        """Current drifted weights (index 0 = cash), shape (n_assets + 1,); a copy."""
+        return self._pair[0].copy()
+
+    @property
+    def date(self) -> np.datetime64:
+        """The current decision date."""
+        return self._dates64[self.t]
+
+    @property
+    def tradable(self) -> FloatArray:
+        """1.0 for cash and for assets that trade at the current date, else 0.0."""
+        return self._data.tradable[self.t].copy()
+
+    def action_to_weights(self, action: npt.ArrayLike) -> FloatArray:
+        """Target weights (shape (n_assets + 1,), index 0 = cash) the env would trade to."""
+        out = np.empty(self.n_assets + 1)
+        return self.action_map.to_weights(action, self._data.tradable[self.t], out)
+
+    def track(self) -> Track:
+        """The daily record of the episode so far (needs ``record=True``)."""
+        if self._recorder is None:
+            raise RuntimeError("track() needs PortfolioEnv(record=True)")
+        return self._recorder.track(self.market.dates, self.market.assets)
+
+    # ------------------------------------------------------------------ gymnasium API
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        """Start an episode.
+
+        Options: ``start`` (date or index of the first decision, overrides
+        ``random_start``), ``weights`` (initial weights, default all cash) and ``wealth``.
+        """
+        super().reset(seed=seed)
+        options = options or {}
+        data, k = self._data, self.rebalance_every
+        span = None if self.episode_length is None else self.episode_length * k
+        if "start" in options:
+            t0 = _start_index(data, options["start"])
+        elif self.random_start:
+            last = data.hi - (span or 1)
+            t0 = int(self.np_random.integers(data.lo, last + 1))
+        else:
+            t0 = data.lo
+        self.t = t0
+        self._end = data.hi if span is None else min(t0 + span, data.hi)
+        self.wealth = float(options.get("wealth", self.initial_wealth))
+        if not (math.isfinite(self.wealth) and self.wealth > 0):
+            raise ValueError(f"options['wealth']={self.wealth!r} is invalid; expected > 0")
+        self._peak = self.wealth
+        self._n_steps = 0
+        if "weights" in options:
+            validate_target_weights(
+                options["weights"],
+                data.tradable[t0],
+                long_only=self.action_map.long_only,
+                max_leverage=self.action_map.max_leverage,
+                out=self._pair[0],
+            )
+        else:
+            self._pair[0] = 0.0
+            self._pair[0, 0] = 1.0
+        self.reward_fn.reset()
+        if self._recorder is not None:
+            self._recorder.clear(self.wealth)
+        info = {"date": self._dates64[t0], "wealth": self.wealth, "weights": self.weights}
+        return self._observation(t0), info
+
+    def step(self, action: npt.ArrayLike) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        """Trade to the weights of ``action`` at the close of ``t``, hold, observe."""
+        self._check_running()
+        self.action_map.to_weights(action, self._data.tradable[self.t], self._pair[1])
+        return self._advance()
+
+    def step_weights(
+        self, target_weights: npt.ArrayLike
+    ) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        """:meth:`step` with target weights instead of an action (same accounting).
+
+        ``target_weights`` (shape (n_assets + 1,), index 0 = cash) are validated by
+        :func:`validate_target_weights`; untradable assets' weight moves to cash.
+        """
+        self._check_running()
+        validate_target_weights(
+            target_weights,
+            self._data.tradable[self.t],
+            long_only=self.action_map.long_only,
+            max_leverage=self.action_map.max_leverage,
+            out=self._pair[1],
+        )
+        return self._advance()
+
+    # ------------------------------------------------------------------ internals
+    def _check_running(self) -> None:
+        if self.t >= self._end:
+            raise RuntimeError("the episode is over (truncated or terminated); call reset()")
+
+    def _advance(self) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        data, pair, t = self._data, self._pair, self.t
+        wd, wt = pair[0], pair[1]
+        before = wd.copy()
+        trade = self._trade
+        mu = self.cost_model.solve(pair, None if data.sigma is None else data.sigma[t], trade)
+        np.abs(trade, out=trade)
+        turnover = float(trade.dot(self._asset_ones))
+        t1 = min(t + self.rebalance_every, self._end)
+        w0 = self.wealth
+        if t1 == t + 1:
+            row = data.growth[t1]
+            g = float(wt.dot(row))
+            np.multiply(wt, row, out=wd)
+            wd *= 1.0 / g
+            paths = None
+        else:
+            paths = wt * np.cumprod(data.growth[t + 1 : t1 + 1], axis=0)  # (n_days, n+1)
+            g = float(paths[-1].sum())
+            np.divide(paths[-1], g, out=wd)
+        growth = mu * g
+        self.wealth = wealth = w0 * growth
+        if wealth > self._peak:
+            self._peak = wealth
+        if self._recorder is not None:
+            if paths is None:
+                rec = self._recorder
+                i = rec.n
+                rec.rows[i] = (t1, g - 1.0, growth - 1.0, 1.0 - mu, turnover, wealth, 1.0)
+                rec.weights[i] = wd
+                rec.n = i + 1
+            else:
+                self._record_period(t, t1, mu, turnover, paths, w0)
+        self.t = t1
+        self._n_steps += 1
+        terminated = not wealth > 0.0
+        record = StepRecord(
+            t, t1 - t, g - 1.0, growth - 1.0, math.log(growth) if growth > 0 else -math.inf,
+            1.0 - mu, turnover, before, wt.copy(), wealth, self._peak, 1.0 - wealth / self._peak,
+        )  # fmt: skip
+        reward = float(self.reward_fn(record))
+        components = getattr(self.reward_fn, "components", None)
+        info = {
+            "date": self._dates64[t],
+            "wealth": wealth,
+            "weights_before": before,
+            "weights_after": record.weights,
+            "turnover": turnover,
+            "cost": 1.0 - mu,
+            "gross_return": g - 1.0,
+            "net_return": growth - 1.0,
+            "reward_components": dict(components) if components else {"reward": reward},
+        }
+        truncated = t1 >= self._end and not terminated
+        if terminated:
+            self._end = t1
+        return self._observation(t1), reward, terminated, truncated, info
+
+    def _record_period(
+        self, t: int, t1: int, mu: float, turnover: float, paths: FloatArray, w0: float
+    ) -> None:
+        rec = self._recorder
+        i, n = rec.n, t1 - t
+        values = paths.sum(axis=1)
+        ratio = values.copy()
+        ratio[1:] /= values[:-1]
+        rows = rec.rows[i : i + n]
+        rows[:, rec.INDEX] = np.arange(t + 1, t1 + 1)
+        rows[:, rec.GROSS] = ratio - 1.0
+        ratio[0] *= mu
+        rows[:, rec.NET] = ratio - 1.0
+        rows[:, rec.COST] = 0.0
+        rows[:, rec.TURNOVER] = 0.0
+        rows[:, rec.WEALTH] = (w0 * mu) * values
+        rows[:, rec.TRADED] = 0.0
+        rows[0, [rec.COST, rec.TURNOVER, rec.TRADED]] = (1.0 - mu, turnover, 1.0)
+        rec.weights[i : i + n] = paths / values[:, None]
+        rec.n = i + n
+
+    def _observation(self, t: int) -> Any:
+        obs = self._table[t - self._data.lo].copy()
+        obs[self._w_slice] = self._pair[0]
+        if self.dict_obs:
+            return self._data.obs.to_dict(obs)
+        return obs
+
+    def __repr__(self) -> str:
+        d = self._data
+        return (
+            f"PortfolioEnv({self.n_assets} assets, {d.market.dates[d.lo].date()} to "
+            f"{d.market.dates[d.hi].date()}, cost={self.cost_model.cost_bps!r} bps, "
+            f"reward={self.reward_fn!r}, rebalance_every={self.rebalance_every})"
+        )
+
+
+def _start_index(data: EnvData, start: Any) -> int:
+    if isinstance(start, int | np.integer):
+        t0 = int(start)
+    else:
+        import pandas as pd
+
+        t0 = int(data.market.dates.searchsorted(pd.Timestamp(start), "left"))
+    if not (data.lo <= t0 < data.hi):
+        raise ValueError(
+            f"options['start']={start!r} is outside the decision range "
+            f"[{data.market.dates[data.lo].date()}, {data.market.dates[data.hi - 1].date()}]"
+        )
+    return t0

@@ -1,0 +1,523 @@
+"""Pluggable rewards: the :class:`RewardFn` protocol, a registry and the built-in rewards.
+
+A reward is called once per environment step with a :class:`StepRecord` (gross and net
+return of the holding period, cost, turnover, weights, wealth, drawdown) and returns a
+float. Stateful rewards (differential Sharpe ratio, ...) also have ``reset(mask=None)``,
+called at the start of each episode. A reward may expose ``components`` (a mapping of
+named parts of its last value); the environment copies it into ``info``.
+
+The native vectorised environment calls the same objects with a record whose fields are
+arrays of shape (B,) (weights (B, n_assets + 1)) and expects an array of shape (B,) back;
+the built-ins are written with numpy operations so they work on both, and
+``reset(mask)`` resets only the portfolios in ``mask``.
+
+Look-up (:func:`get_reward`): a registered name (:func:`list_rewards`), a callable or
+class, ``"package.module:function"``, ``"path/to/file.py:function"``, or a mapping
+``{spec: weight}`` for a weighted combination.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import math
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, NamedTuple, Protocol, runtime_checkable
+
+import numpy as np
+
+from allocgym._typing import BoolArray, FloatArray
+
+__all__ = [
+    "DifferentialSharpe",
+    "DownsideDeviation",
+    "DrawdownPenalised",
+    "FunctionReward",
+    "LogReturn",
+    "MeanVariance",
+    "RewardFn",
+    "StepRecord",
+    "TurnoverPenalised",
+    "WeightedReward",
+    "get_reward",
+    "list_rewards",
+    "register_reward",
+]
+
+Number = Any  # float in the single env, ndarray of shape (B,) in the vectorised env
+
+
+class StepRecord(NamedTuple):
+    """What happened in one environment step (one decision plus its holding period).
+
+    A NamedTuple rather than a frozen dataclass: it is built on every step, and
+    constructing it must cost well under a microsecond.
+
+    Attributes
+    ----------
+    t : int
+        Index of the decision date in ``market.dates``.
+    n_days : int
+        Trading days held after the trade (``rebalance_every``, fewer at the range end).
+    gross_return : float
+        Simple return of the period before costs: ``sum_i w_i prod_d (1 + r_{d,i}) - 1``.
+    net_return : float
+        Simple return after costs: ``mu (1 + gross_return) - 1``.
+    log_return : float
+        ``log(1 + net_return)``.
+    cost : float
+        ``1 - mu``: what the trade cost, as a fraction of pre-trade wealth.
+    turnover : float
+        ``sum_{i >= 1} |mu w_i - w'_i|``: value traded as a fraction of pre-trade wealth.
+    weights_before : ndarray, shape (n_assets + 1,)
+        Drifted weights before the trade (index 0 = cash).
+    weights : ndarray, shape (n_assets + 1,)
+        Target weights right after the trade.
+    wealth : float
+        Wealth at the end of the period.
+    peak : float
+        Highest end-of-step wealth so far in the episode (initial wealth included).
+    drawdown : float
+        ``1 - wealth / peak``.
+    """
+
+    t: Number
+    n_days: Number
+    gross_return: Number
+    net_return: Number
+    log_return: Number
+    cost: Number
+    turnover: Number
+    weights_before: FloatArray
+    weights: FloatArray
+    wealth: Number
+    peak: Number
+    drawdown: Number
+
+
+@runtime_checkable
+class RewardFn(Protocol):
+    """A reward: ``reward(record) -> float``; ``reset(mask=None)`` starts an episode."""
+
+    def __call__(self, record: StepRecord) -> Number: ...
+
+    def reset(self, mask: BoolArray | None = None) -> None: ...
+
+
+class _Stateful:
+    """Helper for rewards that keep exponential moving moments per portfolio."""
+
+    _state_names: tuple[str, ...] = ()
+
+    def reset(self, mask: BoolArray | None = None) -> None:
+        if mask is None or getattr(self, "_n", None) is None:
+            for name in (*self._state_names, "_n"):
+                setattr(self, name, None)
+            return
+        for name in (*self._state_names, "_n"):
+            getattr(self, name)[mask] = 0.0
+
+    def _init_state(self, like: Number) -> None:
+        if getattr(self, "_n", None) is None:
+            for name in (*self._state_names, "_n"):
+                setattr(self, name, np.zeros_like(np.asarray(like, dtype=np.float64)))
+
+    def _rate(self) -> Number:
+        # arithmetic mean over the first 1/eta steps, then an exponential moving average
+        return np.maximum(self.eta, 1.0 / (self._n + 1.0))
+
+
+def _scalar_or_array(x: Number) -> Number:
+    return float(x) if np.ndim(x) == 0 else x
+
+
+def _check_positive(name: str, value: float, upper: float = math.inf) -> float:
+    if not (isinstance(value, int | float) and 0 < value < upper):
+        raise ValueError(f"{name}={value!r} is invalid; expected 0 < {name} < {upper}")
+    return float(value)
+
+
+class LogReturn:
+    """Log of the period's net wealth growth, ``log(W_{t+k} / W_t)`` (the default)."""
+
+    name = "log_return"
+
+    def __call__(self, record: StepRecord) -> Number:
+        return record.log_return
+
+    def reset(self, mask: BoolArray | None = None) -> None:
+        """Stateless."""
+
+
+class DifferentialSharpe(_Stateful):
+    """Differential Sharpe ratio (Moody & Saffell 2001, eq. 16).
+
+    With ``R_t`` the net simple return, ``dA = R_t - A_{t-1}``, ``dB = R_t^2 - B_{t-1}``::
+
+        D_t = (B_{t-1} dA - A_{t-1} dB / 2) / (B_{t-1} - A_{t-1}^2)^{3/2}
+        A_t = A_{t-1} + eta dA,   B_t = B_{t-1} + eta dB
+
+    Warm-up guard: the rate is ``max(eta, 1/n)`` (plain averages for the first ``1/eta``
+    steps), ``D_t = 0`` for the first ``warmup`` steps or while the variance is below
+    ``1e-12``, and ``D_t`` is clipped to ``[-clip, clip]``.
+
+    References
+    ----------
+    Moody, J., Saffell, M. (2001). Learning to trade via direct reinforcement. IEEE
+    Transactions on Neural Networks 12(4), 875-889.
+    """
+
+    name = "differential_sharpe"
+    _state_names = ("_a", "_b")
+
+    def __init__(self, eta: float = 0.01, warmup: int = 10, clip: float = 10.0) -> None:
+        self.eta = _check_positive("eta", eta, 1.0)
+        self.warmup = int(warmup)
+        self.clip = _check_positive("clip", clip)
+        self.reset()
+
+    def __call__(self, record: StepRecord) -> Number:
+        r = record.net_return
+        self._init_state(r)
+        a, b = self._a, self._b
+        da, db = r - a, r * r - b
+        var = b - a * a
+        ok = (self._n >= self.warmup) & (var > 1e-12)
+        d = np.where(ok, (b * da - 0.5 * a * db) / np.maximum(var, 1e-12) ** 1.5, 0.0)
+        d = np.clip(d, -self.clip, self.clip)
+        rate = self._rate()
+        self._a = a + rate * da
+        self._b = b + rate * db
+        self._n = self._n + 1.0
+        return _scalar_or_array(d)
+
+
+class DownsideDeviation(_Stateful):
+    """Differential downside deviation ratio, a Sortino-style reward (Moody & Saffell 2001).
+
+    With ``DD_t^2`` an exponential moving average of ``min(R_t, 0)^2``::
+
+        D_t = (R_t - A_{t-1} / 2) / DD_{t-1}                                  if R_t > 0
+        D_t = (DD_{t-1}^2 (R_t - A_{t-1}/2) - A_{t-1} R_t^2 / 2) / DD_{t-1}^3   otherwise
+
+    then ``A_t = A_{t-1} + eta (R_t - A_{t-1})``,
+    ``DD_t^2 = DD_{t-1}^2 + eta (min(R_t, 0)^2 - DD_{t-1}^2)``. Same warm-up guard and
+    clipping as :class:`DifferentialSharpe`.
+    """
+
+    name = "downside_deviation"
+    _state_names = ("_a", "_dd2")
+
+    def __init__(self, eta: float = 0.01, warmup: int = 10, clip: float = 10.0) -> None:
+        self.eta = _check_positive("eta", eta, 1.0)
+        self.warmup = int(warmup)
+        self.clip = _check_positive("clip", clip)
+        self.reset()
+
+    def __call__(self, record: StepRecord) -> Number:
+        r = record.net_return
+        self._init_state(r)
+        a, dd2 = self._a, self._dd2
+        safe = np.maximum(dd2, 1e-12)
+        dd = np.sqrt(safe)
+        up = (r - 0.5 * a) / dd
+        down = (safe * (r - 0.5 * a) - 0.5 * a * r * r) / (safe * dd)
+        ok = (self._n >= self.warmup) & (dd2 > 1e-12)
+        d = np.clip(np.where(ok, np.where(r > 0, up, down), 0.0), -self.clip, self.clip)
+        rate = self._rate()
+        self._a = a + rate * (r - a)
+        self._dd2 = dd2 + rate * (np.minimum(r, 0.0) ** 2 - dd2)
+        self._n = self._n + 1.0
+        return _scalar_or_array(d)
+
+
+class MeanVariance(_Stateful):
+    """Mean-variance utility of the period: ``R_t - (lambda / 2) (R_t - A_{t-1})^2``.
+
+    ``A`` is a moving average of net returns (rate ``eta``, plain average during the first
+    ``1/eta`` steps), so the penalty estimates the variance around the running mean.
+    Components: ``return`` and ``risk_penalty``.
+    """
+
+    name = "mean_variance"
+    _state_names = ("_a",)
+
+    def __init__(self, risk_aversion: float = 10.0, eta: float = 0.01) -> None:
+        self.risk_aversion = _check_positive("risk_aversion", risk_aversion)
+        self.eta = _check_positive("eta", eta, 1.0)
+        self.components: dict[str, Number] = {}
+        self.reset()
+
+    def __call__(self, record: StepRecord) -> Number:
+        r = record.net_return
+        self._init_state(r)
+        penalty = 0.5 * self.risk_aversion * (r - self._a) ** 2
+        self._a = self._a + self._rate() * (r - self._a)
+        self._n = self._n + 1.0
+        self.components = {"return": r, "risk_penalty": _scalar_or_array(-penalty)}
+        return _scalar_or_array(r - penalty)
+
+
+class DrawdownPenalised:
+    """Log return minus a penalty on the current drawdown: ``log_return - c * drawdown``."""
+
+    name = "drawdown_penalised"
+
+    def __init__(self, penalty: float = 0.01) -> None:
+        self.penalty = _check_positive("penalty", penalty)
+        self.components: dict[str, Number] = {}
+
+    def __call__(self, record: StepRecord) -> Number:
+        pen = -self.penalty * record.drawdown
+        self.components = {"log_return": record.log_return, "drawdown_penalty": pen}
+        return record.log_return + pen
+
+    def reset(self, mask: BoolArray | None = None) -> None:
+        """Stateless (the drawdown comes with the record)."""
+
+
+class TurnoverPenalised:
+    """Log return minus a penalty per unit of turnover: ``log_return - c * turnover``.
+
+    On top of the transaction costs already in the log return; discourages churning.
+    """
+
+    name = "turnover_penalised"
+
+    def __init__(self, penalty: float = 0.001) -> None:
+        self.penalty = _check_positive("penalty", penalty)
+        self.components: dict[str, Number] = {}
+
+    def __call__(self, record: StepRecord) -> Number:
+        pen = -self.penalty * record.turnover
+        self.components = {"log_return": record.log_return, "turnover_penalty": pen}
+        return record.log_return + pen
+
+    def reset(self, mask: BoolArray | None = None) -> None:
+        """Stateless."""
+
+
+class WeightedReward:
+    """A weighted sum of rewards: ``sum_j weight_j * reward_j(record)``.
+
+    Parameters
+    ----------
+    terms : mapping of reward spec to weight
+        Specs as accepted by :func:`get_reward` (names, ``"module:function"``, ...), e.g.
+        ``{"log_return": 1.0, "differential_sharpe": 0.1}``.
+
+    Components: each term's weighted value under its spec name.
+    """
+
+    name = "combination"
+
+    def __init__(self, terms: Mapping[str, float] | None = None) -> None:
+        if not terms:
+            raise ValueError(
+                f"terms={terms!r}: a combination needs at least one (reward, weight) pair, "
+                "e.g. {'log_return': 1.0, 'differential_sharpe': 0.1}"
+            )
+        self.terms = [(str(spec), float(w), get_reward(spec)) for spec, w in terms.items()]
+        self.components: dict[str, Number] = {}
+
+    def __call__(self, record: StepRecord) -> Number:
+        parts = {spec: w * fn(record) for spec, w, fn in self.terms}
+        self.components = parts
+        return sum(parts.values())
+
+    def reset(self, mask: BoolArray | None = None) -> None:
+        for _, _, fn in self.terms:
+            fn.reset(mask)
+
+
+class FunctionReward:
+    """Wraps a plain function ``f(record) -> float`` as a :class:`RewardFn`."""
+
+    def __init__(self, fn: Callable[[StepRecord], Number], name: str | None = None) -> None:
+        self.fn = fn
+        self.name = name or getattr(fn, "__name__", "reward")
+
+    def __call__(self, record: StepRecord) -> Number:
+        return self.fn(record)
+
+    def reset(self, mask: BoolArray | None = None) -> None:
+        """Plain functions are stateless."""
+
+    def __repr__(self) -> str:
+        return f"FunctionReward({self.name})"
+
+
+class _ExternalReward:
+    """A reward loaded from ``"module:attr"`` or ``"file.py:attr"``; pickles as its spec."""
+
+    def __init__(self, spec: str, kwargs: dict[str, Any]) -> None:
+        self.spec, self.kwargs = spec, kwargs
+        self.inner = _as_reward(_load_attribute(spec), kwargs, spec)
+        self.name = spec
+
+    def __call__(self, record: StepRecord) -> Number:
+        return self.inner(record)
+
+    def reset(self, mask: BoolArray | None = None) -> None:
+        self.inner.reset(mask)
+
+    @property
+    def components(self) -> Mapping[str, Number] | None:
+        return getattr(self.inner, "components", None)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_ExternalReward, (self.spec, self.kwargs))
+
+    def __repr__(self) -> str:
+        return f"reward {self.spec!r}"
+
+
+# name -> (factory, one-line description)
+_REGISTRY: dict[str, tuple[Callable[..., RewardFn], str]] = {}
+
+
+def _describe(obj: object) -> str:
+    doc = inspect.getdoc(obj) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def register_reward(
+    name: str,
+    reward: Callable[..., Any] | None = None,
+    *,
+    description: str | None = None,
+    overwrite: bool = False,
+) -> Any:
+    """Register a reward class or function under ``name``; usable as a decorator.
+
+    Parameters
+    ----------
+    name : str
+        The name to use in ``PortfolioEnv(reward=name)`` and configs.
+    reward : class or function
+        A class (instantiated with the keyword arguments given to :func:`get_reward`)
+        or a function ``f(record) -> float``.
+    description : str, optional
+        One line for ``allocgym rewards``; defaults to the first docstring line.
+    overwrite : bool, default False
+        Replace an existing registration instead of raising.
+
+    Examples
+    --------
+    >>> @register_reward("sharpe_like", overwrite=True)
+    ... def sharpe_like(record):
+    ...     return record.net_return / 0.01
+    """
+    if not isinstance(name, str) or not name or ":" in name:
+        raise ValueError(f"name={name!r} is invalid; expected a non-empty str without ':'")
+
+    def add(obj: Callable[..., Any]) -> Callable[..., Any]:
+        if not callable(obj):
+            raise TypeError(f"reward for {name!r} must be callable; got {type(obj).__name__}")
+        if name in _REGISTRY and not overwrite:
+            raise ValueError(
+                f"a reward named {name!r} is already registered; pass overwrite=True to replace it"
+            )
+        _REGISTRY[name] = (obj, description or _describe(obj))
+        return obj
+
+    return add if reward is None else add(reward)
+
+
+def list_rewards() -> dict[str, str]:
+    """Registered reward names and their one-line descriptions, sorted by name."""
+    return {name: _REGISTRY[name][1] for name in sorted(_REGISTRY)}
+
+
+def _load_attribute(spec: str) -> Any:
+    target, _, attr = spec.rpartition(":")
+    if not target or not attr:
+        raise ValueError(f"reward={spec!r}: expected 'module:function' or 'path/file.py:function'")
+    if target.endswith(".py"):
+        path = Path(target).expanduser().resolve()
+        if not path.is_file():
+            raise FileNotFoundError(f"reward={spec!r}: file {path} does not exist")
+        mod_name = f"_allocgym_user_{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
+        module = sys.modules.get(mod_name)
+        if module is None:
+            loader_spec = importlib.util.spec_from_file_location(mod_name, path)
+            if loader_spec is None or loader_spec.loader is None:
+                raise ValueError(f"reward={spec!r}: cannot import {path}")
+            module = importlib.util.module_from_spec(loader_spec)
+            sys.modules[mod_name] = module
+            loader_spec.loader.exec_module(module)
+    else:
+        try:
+            module = importlib.import_module(target)
+        except ImportError as exc:
+            raise ValueError(
+                f"reward={spec!r}: cannot import module {target!r} ({exc}); is it on sys.path?"
+            ) from exc
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise ValueError(f"reward={spec!r}: module {target!r} has no attribute {attr!r}") from None
+
+
+def _as_reward(obj: Any, kwargs: dict[str, Any], label: str) -> RewardFn:
+    if inspect.isclass(obj):
+        obj = obj(**kwargs)
+    elif kwargs:
+        raise TypeError(f"reward {label!r} is a function; it takes no keyword arguments {kwargs}")
+    if not callable(obj):
+        raise TypeError(f"reward {label!r} is a {type(obj).__name__}, which is not callable")
+    if isinstance(obj, RewardFn):
+        return obj
+    return FunctionReward(obj, getattr(obj, "__name__", label))
+
+
+def get_reward(spec: Any = "log_return", **kwargs: Any) -> RewardFn:
+    """A fresh :class:`RewardFn` from a spec.
+
+    Parameters
+    ----------
+    spec : str, callable, class or mapping
+        A registered name (see :func:`list_rewards`); ``"package.module:function"`` or
+        ``"path/to/file.py:function"`` (a function, a class or a RewardFn instance);
+        a callable or class; or ``{spec: weight, ...}`` for a :class:`WeightedReward`.
+    **kwargs
+        Passed to the reward class (e.g. ``eta=0.05`` for ``"differential_sharpe"``).
+
+    Raises
+    ------
+    ValueError
+        Unknown name or unimportable ``module:function`` (the message lists the names).
+    """
+    if isinstance(spec, Mapping):
+        return WeightedReward(spec)
+    if isinstance(spec, str):
+        if spec in _REGISTRY:
+            return _as_reward(_REGISTRY[spec][0], kwargs, spec)
+        if ":" in spec:
+            return _ExternalReward(spec, kwargs)
+        raise ValueError(
+            f"reward={spec!r} is not a registered reward; expected one of "
+            f"{sorted(_REGISTRY)}, a 'module:function' string or a callable"
+        )
+    if callable(spec):
+        return _as_reward(spec, kwargs, getattr(spec, "__name__", repr(spec)))
+    raise TypeError(
+        f"reward must be a name, 'module:function', a callable or a mapping; got "
+        f"{type(spec).__name__}"
+    )
+
+
+for _cls in (
+    LogReturn,
+    DifferentialSharpe,
+    MeanVariance,
+    DrawdownPenalised,
+    DownsideDeviation,
+    TurnoverPenalised,
+    WeightedReward,
+):
+    register_reward(_cls.name, _cls)

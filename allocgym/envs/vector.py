@@ -1,0 +1,290 @@
+"""`PortfolioVecEnv`: B portfolios stepped together in one set of numpy calls.
+
+A stable-baselines3 ``VecEnv`` (usable directly as ``PPO("MlpPolicy", venv)``) with the
+same data, observation, action map, cost model and accounting as
+:class:`~allocgym.envs.PortfolioEnv`: portfolio ``b`` of the batch follows exactly the
+path a single env would follow with the same start and actions (a test pins this).
+Rewards are called once per step with a :class:`~allocgym.envs.StepRecord` of arrays of
+shape (B,); the built-in rewards support that.
+
+Differences from B single envs, for speed: ``infos`` carry only SB3's keys on episode
+ends (``terminal_observation``, ``TimeLimit.truncated``, ``episode_wealth``); the batch
+of per-step figures (wealth, cost, turnover, gross and net return) is in
+:attr:`PortfolioVecEnv.last` instead. No daily track is recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import numpy.typing as npt
+from stable_baselines3.common.vec_env.base_vec_env import (
+    VecEnv,
+    VecEnvIndices,
+    VecEnvObs,
+    VecEnvStepReturn,
+)
+
+from allocgym._typing import BoolArray, FloatArray
+from allocgym.envs._setup import EnvData, FeaturesLike, MarketLike, prepare
+from allocgym.envs.actions import ActionMap
+from allocgym.envs.costs import CostModel
+from allocgym.envs.rewards import RewardFn, StepRecord, get_reward
+from allocgym.exceptions import DataError
+
+__all__ = ["PortfolioVecEnv"]
+
+
+class PortfolioVecEnv(VecEnv):
+    """``n_envs`` portfolios on one market, stepped in one vectorised call.
+
+    Parameters
+    ----------
+    market, features, cost_bps, reward, start, end, window, rebalance_every, action,
+    observation, time_features, norm_window, random_start, episode_length, initial_wealth,
+    reward_kwargs
+        As for :class:`~allocgym.envs.PortfolioEnv`.
+    n_envs : int, default 8
+        Number of portfolios ``B``.
+    seed : int, optional
+        Seeds the random starts (also settable with ``seed()`` before ``reset()``).
+
+    Attributes
+    ----------
+    t : ndarray of int, shape (B,)
+        Current decision index of each portfolio.
+    weights : ndarray, shape (B, n_assets + 1)
+        Current drifted weights (index 0 = cash).
+    wealth : ndarray, shape (B,)
+    last : dict of str to ndarray
+        Per-step figures of the last step, each of shape (B,): ``wealth``, ``cost``,
+        ``turnover``, ``gross_return``, ``net_return``.
+    """
+
+    def __init__(
+        self,
+        market: MarketLike = None,
+        features: FeaturesLike = None,
+        cost_bps: float | npt.ArrayLike | CostModel = 10.0,
+        reward: Any = "log_return",
+        start: Any = None,
+        end: Any = None,
+        window: int = 30,
+        rebalance_every: int = 1,
+        *,
+        n_envs: int = 8,
+        action: str | ActionMap = "simplex",
+        observation: str = "flat",
+        time_features: bool = False,
+        norm_window: int | None = 252,
+        random_start: bool = False,
+        episode_length: int | None = None,
+        initial_wealth: float = 1.0,
+        reward_kwargs: dict[str, Any] | None = None,
+        seed: int | None = None,
+    ) -> None:
+        if not isinstance(n_envs, int) or n_envs < 1:
+            raise ValueError(f"n_envs={n_envs!r} is invalid; expected an integer >= 1")
+        if observation not in ("flat", "dict"):
+            raise ValueError(f"observation={observation!r} is invalid; expected 'flat' or 'dict'")
+        data = prepare(
+            market, features, cost_bps, start, end, window, rebalance_every, action,
+            norm_window, time_features,
+        )  # fmt: skip
+        self._data: EnvData = data
+        self.market, self.features = data.market, data.panel
+        self.cost_model, self.action_map = data.cost_model, data.action_map
+        self.reward_fn: RewardFn = get_reward(reward, **(reward_kwargs or {}))
+        self.rebalance_every = data.rebalance_every
+        self.random_start, self.episode_length = bool(random_start), episode_length
+        self.initial_wealth = float(initial_wealth)
+        self.dict_obs = observation == "dict"
+        self.n_assets = data.market.n_assets
+        if episode_length is not None and (
+            episode_length < 1 or data.lo + episode_length * data.rebalance_every > data.hi
+        ):
+            raise DataError(
+                f"episode_length={episode_length!r} decisions of {data.rebalance_every} days "
+                f"do not fit in the range of {data.hi - data.lo} days"
+            )
+        space = data.obs.dict_space() if self.dict_obs else data.obs.flat_space()
+        self.render_mode = None
+        super().__init__(n_envs, space, data.action_map.space(self.n_assets))
+        self._w_slice = data.obs.layout.slices["weights"]
+        self._ones = np.ones(self.n_assets + 1)
+        self._asset_ones = self._ones.copy()
+        self._asset_ones[0] = 0.0
+        self._rng = np.random.default_rng(seed)
+        b, n1 = n_envs, self.n_assets + 1
+        self.t = np.full(b, data.lo, dtype=np.int64)
+        self._end = np.full(b, data.hi, dtype=np.int64)
+        self.weights = np.zeros((b, n1))
+        self.weights[:, 0] = 1.0
+        self.wealth = np.full(b, self.initial_wealth)
+        self._peak = self.wealth.copy()
+        self._actions: FloatArray | None = None
+        self.last: dict[str, FloatArray] = {}
+
+    # ------------------------------------------------------------------ SB3 VecEnv API
+    def reset(self) -> VecEnvObs:
+        if self._seeds[0] is not None:
+            self._rng = np.random.default_rng(self._seeds[0])
+        self._reset_seeds()
+        self._reset_options()
+        self._restart(np.ones(self.num_envs, dtype=bool))
+        return self._observations()
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = actions
+
+    def step_wait(self) -> VecEnvStepReturn:
+        if self._actions is None:
+            raise RuntimeError("step_wait() called without step_async(actions)")
+        actions, self._actions = self._actions, None
+        rewards, terminated, truncated = self._advance(actions)
+        obs = self._observations()
+        dones = terminated | truncated
+        infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
+        if dones.any():
+            for i in np.flatnonzero(dones):
+                infos[i]["terminal_observation"] = self._index_obs(obs, int(i))
+                infos[i]["TimeLimit.truncated"] = bool(truncated[i])
+                infos[i]["episode_wealth"] = float(self.wealth[i])
+            self._restart(dones)
+            fresh = self._observations()
+            if self.dict_obs:
+                for key in obs:
+                    obs[key][dones] = fresh[key][dones]
+            else:
+                obs[dones] = fresh[dones]
+        return obs, rewards.astype(np.float32), dones, infos
+
+    def step_weights(
+        self, target_weights: FloatArray
+    ) -> tuple[VecEnvObs, FloatArray, BoolArray, BoolArray]:
+        """Trade all portfolios to ``target_weights`` (B, n_assets + 1); no auto-reset.
+
+        Returns ``(obs, rewards, terminated, truncated)``; for tests and custom loops.
+        """
+        w = np.asarray(target_weights, dtype=np.float64)
+        if w.shape != self.weights.shape or not np.isfinite(w).all():
+            raise ValueError(
+                f"target_weights must be finite with shape {self.weights.shape}; got "
+                f"shape {w.shape}"
+            )
+        rewards, terminated, truncated = self._advance(None, w)
+        return self._observations(), rewards, terminated, truncated
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
+        value = getattr(self, attr_name)
+        return [value for _ in self._get_indices(indices)]
+
+    def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
+        setattr(self, attr_name, value)
+
+    def env_method(
+        self, method_name: str, *method_args: Any, indices: VecEnvIndices = None, **kwargs: Any
+    ) -> list[Any]:
+        method = getattr(self, method_name)
+        return [method(*method_args, **kwargs) for _ in self._get_indices(indices)]
+
+    def env_is_wrapped(
+        self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None
+    ) -> list[bool]:
+        return [False for _ in self._get_indices(indices)]
+
+    def get_images(self) -> Sequence[np.ndarray | None]:
+        return [None for _ in range(self.num_envs)]
+
+    # ------------------------------------------------------------------ internals
+    def _restart(self, mask: BoolArray) -> None:
+        data, k = self._data, self.rebalance_every
+        n = int(mask.sum())
+        span = None if self.episode_length is None else self.episode_length * k
+        if self.random_start:
+            t0 = self._rng.integers(data.lo, data.hi - (span or 1) + 1, size=n)
+        else:
+            t0 = np.full(n, data.lo)
+        self.t[mask] = t0
+        self._end[mask] = data.hi if span is None else np.minimum(t0 + span, data.hi)
+        self.weights[mask] = 0.0
+        self.weights[mask, 0] = 1.0
+        self.wealth[mask] = self.initial_wealth
+        self._peak[mask] = self.initial_wealth
+        self.reward_fn.reset(None if mask.all() else mask)
+
+    def _advance(
+        self, actions: FloatArray | None, target: FloatArray | None = None
+    ) -> tuple[FloatArray, BoolArray, BoolArray]:
+        data, t = self._data, self.t
+        if (t >= self._end).any():
+            raise RuntimeError("a portfolio's episode is over; call reset()")
+        tradable = data.tradable[t]
+        if target is None:
+            target = self.action_map.to_weights_batch(actions, tradable)
+        else:
+            target = target * tradable
+            target[:, 0] += 1.0 - target.dot(self._ones)
+        before = self.weights
+        trade = np.empty_like(target)
+        mu = self.cost_model.solve_batch(
+            before, target, None if data.sigma is None else data.sigma[t], trade
+        )
+        cost = 1.0 - mu
+        np.abs(trade, out=trade)
+        turnover = trade.dot(self._asset_ones)
+        k = self.rebalance_every
+        if k == 1:
+            t1 = t + 1
+            held = target * data.growth[t1]
+        else:
+            t1 = np.minimum(t + k, self._end)
+            days = t[:, None] + np.arange(1, k + 1)
+            days[days > t1[:, None]] = len(data.growth) - 1  # the all-ones padding row
+            held = target * data.growth[days].prod(axis=1)
+        g = held.dot(self._ones)
+        held *= (1.0 / g)[:, None]
+        self.weights = held
+        growth = mu * g
+        self.wealth = wealth = self.wealth * growth
+        self._peak = peak = np.maximum(self._peak, wealth)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_ret = np.log(growth)
+        record = StepRecord(
+            t, t1 - t, g - 1.0, growth - 1.0, log_ret, cost, turnover, before, target,
+            wealth, peak, 1.0 - wealth / peak,
+        )  # fmt: skip
+        rewards = np.asarray(self.reward_fn(record), dtype=np.float64)
+        if rewards.shape != (self.num_envs,):
+            raise TypeError(
+                f"reward {self.reward_fn!r} returned shape {rewards.shape} for a batch of "
+                f"{self.num_envs}; PortfolioVecEnv needs rewards written with numpy "
+                "operations (see allocgym.envs.rewards) - use DummyVecEnv otherwise"
+            )
+        self.t = t1
+        self.last = {
+            "wealth": wealth,
+            "cost": cost,
+            "turnover": turnover,
+            "gross_return": g - 1.0,
+            "net_return": growth - 1.0,
+        }
+        terminated = ~(wealth > 0.0)
+        truncated = (t1 >= self._end) & ~terminated
+        return rewards, terminated, truncated
+
+    def _observations(self) -> VecEnvObs:
+        obs = np.take(self._data.obs.table, self.t - self._data.lo, axis=0)
+        obs[:, self._w_slice] = self.weights
+        return self._data.obs.to_dict(obs) if self.dict_obs else obs
+
+    def _index_obs(self, obs: VecEnvObs, i: int) -> Any:
+        if isinstance(obs, dict):
+            return {key: value[i].copy() for key, value in obs.items()}
+        return obs[i].copy()
