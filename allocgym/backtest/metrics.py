@@ -120,10 +120,16 @@ def tracking_error(
 def information_ratio(
     returns: FloatArray, benchmark: FloatArray, periods_per_year: int = PERIODS
 ) -> float:
-    """``mean(r − b) / std(r − b) · √P`` (NaN when the series are identical)."""
+    """``mean(r − b) / std(r − b) · √P``.
+
+    NaN when the tracking error is below 1e-6 a year: the policy is the benchmark up to
+    solver noise, and a ratio of noise to noise means nothing.
+    """
     a = _r(returns) - _r(benchmark)
     sd = a.std(ddof=1) if a.size > 1 else 0.0
-    return float(a.mean() / sd * np.sqrt(periods_per_year)) if sd > 1e-15 else float("nan")
+    if not sd * np.sqrt(periods_per_year) > 1e-6:
+        return float("nan")
+    return float(a.mean() / sd * np.sqrt(periods_per_year))
 
 
 def summary(

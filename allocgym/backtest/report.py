@@ -93,11 +93,33 @@ def _plots(results: Results, folder: Path, window: int) -> dict[str, str]:
 
     for name, w in results.weights.items():
         fig, ax = plt.subplots(figsize=(9, 4))
-        ax.stackplot(w.index, w.to_numpy().T, labels=list(w.columns), lw=0)
+        cmap = plt.get_cmap("tab20")
+        colors = ["0.85"] + [cmap(i % 20) for i in range(w.shape[1] - 1)]  # cash: grey
+        ax.stackplot(w.index, w.to_numpy().T, labels=list(w.columns), colors=colors, lw=0)
         ax.set(title=f"Weights over time: {name}", ylim=(0, 1), ylabel="weight")
         ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, ncol=1)
         out[f"weights {name}"] = _save_fig(fig, folder / f"weights_{_slug(name)}.png")
     return out
+
+
+def _splitter_text(sp: object) -> str:
+    if not isinstance(sp, dict):
+        return str(sp)
+    step = sp.get("step") or sp.get("test")
+    window = "expanding" if sp.get("expanding") else "rolling"
+    return (
+        f"train {sp.get('train')} days ({window}), test {sp.get('test')} days, "
+        f"step {step}, purge {sp.get('purge', 0)}"
+    )
+
+
+def _features_text(names: object) -> str:
+    if not names:
+        return (
+            "none (policies see prices only; Black–Litterman has no views and holds its "
+            "reference portfolio)"
+        )
+    return ", ".join(str(n) for n in names)  # type: ignore[union-attr]
 
 
 def write_report(results: Results, folder: str | os.PathLike, *, rolling_window: int = 252) -> Path:
@@ -114,8 +136,10 @@ def write_report(results: Results, folder: str | os.PathLike, *, rolling_window:
         "",
         f"- Data: {cfg.get('data', {}).get('source', '?')}, out of sample "
         f"{dates[0].date()} to {dates[-1].date()} ({len(dates)} trading days)",
-        f"- Walk-forward: {cfg.get('splitter', '?')}; costs {cfg.get('cost_bps', '?')} bps "
-        "per unit of turnover; every policy stepped through the same PortfolioEnv",
+        f"- Walk-forward: {_splitter_text(cfg.get('splitter'))}; costs "
+        f"{cfg.get('cost_bps', '?')} bps per unit of turnover; every policy stepped through "
+        "the same PortfolioEnv",
+        f"- Features: {_features_text(cfg.get('data', {}).get('features'))}",
         f"- Benchmark for information ratio and the Ledoit–Wolf (2008) HAC Sharpe test: {bench}",
         f"- Configurations tried (deflated Sharpe ratio, Bailey & López de Prado 2014): "
         f"{cfg.get('n_trials', len(results.policies))}",
