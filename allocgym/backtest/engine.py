@@ -208,6 +208,8 @@ def backtest(
         raise TypeError(f"market must be a MarketData or None; got {type(market).__name__}")
     if features is not None and not isinstance(features, FeaturePanel):
         raise TypeError(f"features must be a FeaturePanel or None; got {type(features).__name__}")
+    if features is not None and not features.dates.equals(market.dates):
+        features = features.align(market.dates)  # a panel built on a longer history
     splitter = WalkForward(252, 252) if splitter is None else splitter
     folds = list(splitter.split(market.n_dates))
     if benchmark is None:

@@ -168,3 +168,16 @@ def test_bad_arguments(market) -> None:
         backtest({"nope": object()}, market)
     with pytest.raises(ValueError, match="two policies"):
         backtest([EqualWeight(), EqualWeight()], market)
+
+
+def test_a_panel_on_a_longer_history_is_aligned_to_the_market(synthetic_market, market) -> None:
+    long_panel = make_panel(synthetic_market)
+    a = backtest({"bl": BlackLitterman(lookback=60)}, market, long_panel, splitter=SPLIT, n_boot=20)
+    b = backtest(
+        {"bl": BlackLitterman(lookback=60)},
+        market,
+        long_panel[: market.n_dates],
+        splitter=SPLIT,
+        n_boot=20,
+    )
+    pd.testing.assert_frame_equal(a.returns, b.returns)
