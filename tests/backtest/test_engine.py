@@ -181,3 +181,11 @@ def test_a_panel_on_a_longer_history_is_aligned_to_the_market(synthetic_market, 
         n_boot=20,
     )
     pd.testing.assert_frame_equal(a.returns, b.returns)
+
+
+def test_config_with_array_parameters_saves_as_yaml(market, tmp_path) -> None:
+    pol = {"bl": BlackLitterman(lookback=60, reference_weights=np.arange(1.0, 6.0))}
+    res = backtest(pol, market, splitter=SPLIT, n_boot=20)
+    res.save(tmp_path)
+    params = Results.load(tmp_path).config["policies"]["bl"]["params"]
+    assert params["reference_weights"] == [1.0, 2.0, 3.0, 4.0, 5.0]
