@@ -79,10 +79,30 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_report)
 
 
+def _rewards(args: argparse.Namespace) -> int:
+    from allocgym.envs.rewards import list_rewards
+
+    listed = list_rewards()
+    width = max(map(len, listed))
+    for name, description in listed.items():
+        print(f"{name:<{width}}  {description.replace('``', '')}")
+    print(
+        "\nuse: PortfolioEnv(reward=NAME), reward='module:function', "
+        "reward='path/to/file.py:function' or reward={NAME: weight, ...}"
+    )
+    return 0
+
+
+def _add_rewards(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("rewards", help="list the registered reward functions")
+    p.set_defaults(func=_rewards)
+
+
 _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_data,
     _add_backtest,
     _add_report,
+    _add_rewards,
 ]
 
 

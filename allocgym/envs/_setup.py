@@ -152,6 +152,7 @@ def prepare(
         norm_window=norm_window,
         time_features=time_features,
         long_only=action_map.long_only,
+        max_leverage=action_map.max_leverage,
     )
     return EnvData(
         mkt, panel, cost_model, action_map, window, rebalance_every, lo, hi, growth, tradable,

@@ -103,6 +103,7 @@ class CostModel:
     buy_rate: FloatArray = field(init=False, repr=False)
     sell_rate: FloatArray = field(init=False, repr=False)
     _cache: dict[int, _Coefficients] = field(init=False, repr=False)
+    _zero: bool = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         buy = _rates(self.cost_bps, "cost_bps")
@@ -119,6 +120,7 @@ class CostModel:
         object.__setattr__(self, "buy_rate", buy)
         object.__setattr__(self, "sell_rate", sell)
         object.__setattr__(self, "_cache", {})
+        object.__setattr__(self, "_zero", not (buy.any() or sell.any() or self.impact))
 
     @classmethod
     def coerce(cls, cost: float | npt.ArrayLike | CostModel) -> CostModel:
@@ -128,7 +130,7 @@ class CostModel:
     @property
     def is_zero(self) -> bool:
         """True when every rate and the impact coefficient are zero."""
-        return not (self.buy_rate.any() or self.sell_rate.any() or self.impact)
+        return self._zero
 
     def coefficients(self, n_assets: int) -> tuple[FloatArray, FloatArray]:
         """``(inv, k)`` of shape (n_assets + 1,) for the fixed point (index 0 = cash).
@@ -206,6 +208,9 @@ class CostModel:
         wd = pair[0]
         wt = pair[1]
         diff = np.empty_like(wd) if trade is None else trade
+        if self._zero:  # exactly 1, whatever the rounding of the weights' sums
+            np.subtract(wt, wd, out=diff)
+            return 1.0
         if self.impact:
             mu = self._fixed_point(wd, wt, co, self._impact_sigma(sigma, pair.shape[1] - 1))
             np.multiply(wt, mu, out=diff)
@@ -306,6 +311,9 @@ class CostModel:
         wd, wt = w_before, w_after
         co = self._coefficients(wd.shape[1] - 1)
         diff = np.empty_like(wd) if trade is None else trade
+        if self._zero:
+            np.subtract(wt, wd, out=diff)
+            return np.ones(wd.shape[0])
         a = wd.dot(co.inv)
         d = wt.dot(co.inv)
         if self.impact:

@@ -162,7 +162,9 @@ class ObservationTable:
         See :func:`causal_standardise`.
     time_features : bool
     long_only : bool
-        Sets the bounds of the weights part of the space.
+        Sets the bounds of the weights part of the space: ``[0, 1]`` long only, else
+        ``+-10 (1 + max_leverage)`` (drifted weights are observed clipped to that).
+    max_leverage : float
     clip : float
 
     Attributes
@@ -184,6 +186,7 @@ class ObservationTable:
         norm_window: int | None = 252,
         time_features: bool = False,
         long_only: bool = True,
+        max_leverage: float = 1.0,
         clip: float = 5.0,
     ) -> None:
         n_dates, n_assets = market.n_dates, market.n_assets
@@ -191,6 +194,7 @@ class ObservationTable:
         n_mkt = 0 if panel is None else len(panel.market_feature_names)
         self.layout = ObservationLayout.build(n_assets, n_feat, n_mkt, window, time_features)
         self.lo, self.hi, self.clip, self.long_only = lo, hi, clip, long_only
+        self.weight_bound = 1.0 if long_only else 10.0 * (1.0 + max_leverage)
         available: BoolArray = np.asarray(market.available)
         if panel is not None:
             available = available & np.asarray(panel.available)
@@ -224,8 +228,8 @@ class ObservationTable:
             low[sl["time"]], high[sl["time"]] = -1.0, 1.0
         if self.long_only:
             low[sl["weights"]], high[sl["weights"]] = 0.0, 1.0
-        else:  # drift can take long/short weights anywhere
-            low[sl["weights"]], high[sl["weights"]] = -np.inf, np.inf
+        else:  # drifted long/short weights are observed clipped to +-weight_bound
+            low[sl["weights"]], high[sl["weights"]] = -self.weight_bound, self.weight_bound
         return spaces.Box(low, high, dtype=np.float32)
 
     def dict_space(self) -> spaces.Dict:

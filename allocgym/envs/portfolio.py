@@ -409,6 +409,9 @@ class PortfolioEnv(gym.Env):
     def _observation(self, t: int) -> Any:
         obs = self._table[t - self._data.lo].copy()
         obs[self._w_slice] = self._pair[0]
+        if not self.action_map.long_only:
+            bound = self._data.obs.weight_bound
+            np.clip(obs[self._w_slice], -bound, bound, out=obs[self._w_slice])
         if self.dict_obs:
             return self._data.obs.to_dict(obs)
         return obs

@@ -154,7 +154,7 @@ class LogReturn:
 
 
 class DifferentialSharpe(_Stateful):
-    """Differential Sharpe ratio (Moody & Saffell 2001, eq. 16).
+    """Differential Sharpe ratio (Moody & Saffell 2001).
 
     With ``R_t`` the net simple return, ``dA = R_t - A_{t-1}``, ``dB = R_t^2 - B_{t-1}``::
 

@@ -282,6 +282,9 @@ class PortfolioVecEnv(VecEnv):
     def _observations(self) -> VecEnvObs:
         obs = np.take(self._data.obs.table, self.t - self._data.lo, axis=0)
         obs[:, self._w_slice] = self.weights
+        if not self.action_map.long_only:
+            bound = self._data.obs.weight_bound
+            np.clip(obs[:, self._w_slice], -bound, bound, out=obs[:, self._w_slice])
         return self._data.obs.to_dict(obs) if self.dict_obs else obs
 
     def _index_obs(self, obs: VecEnvObs, i: int) -> Any:

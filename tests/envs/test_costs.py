@@ -1,0 +1,177 @@
+"""The transaction remainder factor: hand-computed cases, references, approximations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.optimize import brentq
+
+from allocgym.envs import CostModel
+
+
+def jiang_eq14(w_before, w_after, c, tol=1e-15):
+    """Jiang, Xu & Liang (2017) eq. (14) iterated literally: mu0 = 1 - 2c + c^2."""
+    wd, wt = np.asarray(w_before), np.asarray(w_after)
+    mu = 1 - 2 * c + c * c
+    for _ in range(1000):
+        sold = np.maximum(wd[1:] - mu * wt[1:], 0.0).sum()
+        new = (1 - c * wd[0] - (2 * c - c * c) * sold) / (1 - c * wt[0])
+        if abs(new - mu) < tol:
+            return new
+        mu = new
+    raise AssertionError("no convergence")
+
+
+def cash_balance_root(w_before, w_after, buy, sell):
+    """mu from the cash-balance equation by bracketing (independent of the fixed point)."""
+    wd, wt = np.asarray(w_before), np.asarray(w_after)
+    p = np.broadcast_to(buy, wd[1:].shape)
+    s = np.broadcast_to(sell, wd[1:].shape)
+
+    def f(mu):
+        sold = np.maximum(wd[1:] - mu * wt[1:], 0.0)
+        bought = np.maximum(mu * wt[1:] - wd[1:], 0.0)
+        return wd[0] + ((1 - s) * sold).sum() - (bought / (1 - p)).sum() - mu * wt[0]
+
+    return brentq(f, 1e-9, 1.0 + 1e-12, xtol=1e-16, rtol=1e-15)
+
+
+def random_weights(rng, n, size, long_short=False):
+    w = rng.dirichlet(np.full(n + 1, 0.4), size=size)
+    if long_short:
+        w[:, 1:] = rng.normal(0.0, 0.4, size=(size, n))
+        w[:, 0] = 1.0 - w[:, 1:].sum(axis=1)
+    return w
+
+
+# ------------------------------------------------------------------ hand-computed cases
+@pytest.mark.parametrize("bps", [1.0, 10.0, 100.0])
+def test_buy_from_cash_costs_the_buy_rate(bps):
+    c = bps * 1e-4
+    mu, cost = CostModel(bps).remainder([1.0, 0.0], [0.0, 1.0])
+    assert mu == pytest.approx(1 - c, abs=1e-15)
+    assert cost == pytest.approx(c, abs=1e-15)
+
+
+def test_sell_to_cash_costs_the_sell_rate():
+    mu, _ = CostModel(10.0, sell_bps=30.0).remainder([0.0, 1.0], [1.0, 0.0])
+    assert mu == pytest.approx(1 - 0.003, abs=1e-15)
+
+
+def test_switching_assets_pays_both_legs():
+    # sell asset 1 (keep 1 - s), buy asset 2 with the proceeds (keep 1 - p of them)
+    mu, _ = CostModel(20.0, sell_bps=50.0).remainder([0.0, 1.0, 0.0], [0.0, 0.0, 1.0])
+    assert mu == pytest.approx((1 - 0.005) * (1 - 0.002), abs=1e-15)
+
+
+def test_partial_rebalance_by_hand():
+    # 50/50 -> 25/75 at 1 %: cash left 0.5 - (0.75 mu - 0.5) / 0.99 = 0.25 mu
+    # => 0.995 = 0.9975 mu
+    mu, _ = CostModel(100.0).remainder([0.5, 0.5], [0.25, 0.75])
+    assert mu == pytest.approx(0.995 / 0.9975, abs=1e-15)
+
+
+def test_per_asset_rates_by_hand():
+    # sell asset 1 at 10 bps into asset 2 bought at 40 bps; asset 3 untouched
+    cm = CostModel([10.0, 40.0, 5.0])
+    mu, _ = cm.remainder([0.0, 0.6, 0.0, 0.4], [0.0, 0.0, 0.6 / 1.0, 0.4])
+    # unknown mu: solve 0 + 0.999*0.6 - (0.6 mu - 0)/(1-0.004) - 0 = 0 on assets 1, 2 and
+    # 0.4 -> 0.4 mu for asset 3 (a sale of 0.4 (1 - mu) at 5 bps).
+    expected = cash_balance_root(
+        [0.0, 0.6, 0.0, 0.4], [0.0, 0.0, 0.6, 0.4], np.array([1e-3, 4e-3, 5e-4]),
+        np.array([1e-3, 4e-3, 5e-4]),
+    )  # fmt: skip
+    assert mu == pytest.approx(expected, abs=1e-14)
+    assert 1 - mu == pytest.approx(0.6 * (1e-3 + 4e-3), rel=2e-2)  # first order
+
+
+def test_zero_cost_identity_and_no_trade():
+    rng = np.random.default_rng(1)
+    w = random_weights(rng, 6, 50)
+    v = random_weights(rng, 6, 50)
+    zero = CostModel(0.0)
+    for a, b in zip(w, v, strict=True):
+        assert zero.remainder(a, b) == (1.0, 0.0)
+        assert CostModel(25.0).remainder(a, a) == (1.0, 0.0)
+
+
+# ------------------------------------------------------------------ references
+@pytest.mark.parametrize("bps", [0.5, 10.0, 100.0, 500.0])
+def test_newton_equals_literal_jiang_iteration(bps):
+    rng = np.random.default_rng(2)
+    cm = CostModel(bps)
+    for a, b in zip(random_weights(rng, 8, 300), random_weights(rng, 8, 300), strict=True):
+        assert cm.remainder(a, b)[0] == pytest.approx(jiang_eq14(a, b, bps * 1e-4), abs=1e-12)
+
+
+@pytest.mark.parametrize("long_short", [False, True])
+@pytest.mark.parametrize(("buy", "sell"), [(10.0, 10.0), (5.0, 40.0), (80.0, 20.0)])
+def test_newton_equals_reference_and_cash_balance(buy, sell, long_short):
+    rng = np.random.default_rng(3)
+    cm = CostModel(buy, sell_bps=sell)
+    w, v = random_weights(rng, 7, 200, long_short), random_weights(rng, 7, 200, long_short)
+    for a, b in zip(w, v, strict=True):
+        mu = cm.remainder(a, b)[0]
+        assert mu == pytest.approx(cm.remainder_reference(a, b), abs=1e-12)
+        assert mu == pytest.approx(cash_balance_root(a, b, buy * 1e-4, sell * 1e-4), abs=1e-12)
+
+
+def test_batch_equals_single():
+    rng = np.random.default_rng(4)
+    cm = CostModel(np.linspace(2.0, 60.0, 9), sell_bps=15.0)
+    w, v = random_weights(rng, 9, 500), random_weights(rng, 9, 500)
+    mu, cost = cm.remainder_batch(w, v)
+    single = np.array([cm.remainder(a, b)[0] for a, b in zip(w, v, strict=True)])
+    np.testing.assert_allclose(mu, single, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(cost, 1 - single, rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("bps", [0.1, 1.0, 10.0])
+def test_first_order_approximation_for_small_c(bps):
+    # mu ~= 1 - c sum_{i>=1} |w'_i - w_i|, error O(c^2)
+    c = bps * 1e-4
+    rng = np.random.default_rng(5)
+    w, v = random_weights(rng, 10, 300), random_weights(rng, 10, 300)
+    for a, b in zip(w, v, strict=True):
+        turnover = np.abs(a[1:] - b[1:]).sum()
+        mu = CostModel(bps).remainder(a, b)[0]
+        assert abs(mu - (1 - c * turnover)) <= 4 * c * c
+        assert (1 - mu) / (c * turnover) == pytest.approx(1.0, abs=3 * c)
+
+
+# ------------------------------------------------------------------ market impact
+def test_market_impact_solves_its_equation():
+    # all cash into one asset, no proportional cost: mu + b sigma mu^{3/2} = 1
+    b, sigma = 0.5, 0.02
+    cm = CostModel(0.0, impact=b)
+    mu, _ = cm.remainder([1.0, 0.0], [0.0, 1.0], sigma=np.array([sigma]))
+    assert mu + b * sigma * mu**1.5 == pytest.approx(1.0, abs=1e-12)
+    with_prop = CostModel(10.0, impact=b).remainder([1.0, 0.0], [0.0, 1.0], np.array([sigma]))
+    assert with_prop[0] < CostModel(10.0).remainder([1.0, 0.0], [0.0, 1.0])[0]
+    mu_b, _ = CostModel(0.0, impact=b).remainder_batch(
+        np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]]), sigma=np.array([[sigma]])
+    )
+    assert mu_b[0] == pytest.approx(mu, abs=1e-12)
+
+
+# ------------------------------------------------------------------ validation
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"cost_bps": -1.0}, "cost_bps"),
+        ({"cost_bps": float("nan")}, "cost_bps"),
+        ({"cost_bps": 10.0, "sell_bps": [[1.0]]}, "sell_bps"),
+        ({"cost_bps": 6000.0}, "5000 bps"),
+        ({"impact": -0.1}, "impact"),
+    ],
+)
+def test_invalid_parameters_are_named(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        CostModel(**kwargs)
+
+
+def test_per_asset_length_and_missing_sigma():
+    with pytest.raises(ValueError, match="3 per-asset rates; the market has 2"):
+        CostModel([1.0, 2.0, 3.0]).remainder([1.0, 0.0, 0.0], [0.0, 0.5, 0.5])
+    with pytest.raises(ValueError, match="needs sigma"):
+        CostModel(10.0, impact=1.0).remainder([1.0, 0.0], [0.0, 1.0])

@@ -1,0 +1,204 @@
+"""Rewards: built-ins against their formulas, the registry, user rewards from files."""
+
+from __future__ import annotations
+
+import pickle
+import textwrap
+
+import numpy as np
+import pytest
+
+from allocgym.envs import PortfolioEnv, StepRecord, get_reward, list_rewards, register_reward
+from allocgym.envs import rewards as rw
+
+BUILTINS = {
+    "log_return", "differential_sharpe", "mean_variance", "drawdown_penalised",
+    "downside_deviation", "turnover_penalised", "combination",
+}  # fmt: skip
+
+
+def record(r, *, turnover=0.1, wealth=1.0, peak=1.0):
+    r = np.asarray(r, dtype=float)
+    w = np.zeros((*r.shape, 3))
+    return StepRecord(
+        0, 1, r, r, np.log1p(r), 0.0 * r, turnover + 0 * r, w, w, wealth + 0 * r,
+        peak + 0 * r, 1 - (wealth + 0 * r) / (peak + 0 * r),
+    )  # fmt: skip
+
+
+def returns(n=400, seed=0):
+    return np.random.default_rng(seed).normal(0.0005, 0.01, n)
+
+
+def test_registry_lists_the_builtins_with_descriptions():
+    listed = list_rewards()
+    assert set(listed) >= BUILTINS
+    assert all(listed[name] for name in BUILTINS)
+
+
+def test_get_reward_returns_fresh_state():
+    a, b = get_reward("differential_sharpe"), get_reward("differential_sharpe")
+    for r in returns(50):
+        a(record(r))
+    assert a is not b and b._n is None
+
+
+def test_differential_sharpe_is_the_derivative_of_the_moving_sharpe():
+    # Moody & Saffell (2001): S_t ~ S_{t-1} + eta D_t for small eta, S = A / sqrt(B - A^2)
+    eta = 0.001
+    fn = get_reward("differential_sharpe", eta=eta, warmup=0)
+    r = returns(3000)
+    a = b = 0.0
+    errors = []
+    for n, x in enumerate(r):
+        d = float(fn(record(x)))
+        rate = max(eta, 1.0 / (n + 1))
+        a2, b2 = a + rate * (x - a), b + rate * (x * x - b)
+        if n > 2000:
+            s_prev, s_new = a / np.sqrt(b - a * a), a2 / np.sqrt(b2 - a2 * a2)
+            errors.append(abs((s_new - s_prev) / eta - d) / (abs(d) + 1e-3))
+        a, b = a2, b2
+    assert np.median(errors) < 0.02
+
+
+def test_downside_deviation_is_the_derivative_of_the_moving_ratio():
+    eta = 0.001
+    fn = get_reward("downside_deviation", eta=eta, warmup=0)
+    r = returns(3000, seed=1)
+    a = dd2 = 0.0
+    errors = []
+    for n, x in enumerate(r):
+        d = float(fn(record(x)))
+        rate = max(eta, 1.0 / (n + 1))
+        a2, dd2_new = a + rate * (x - a), dd2 + rate * (min(x, 0.0) ** 2 - dd2)
+        if n > 2000:
+            ratio_prev, ratio_new = a / np.sqrt(dd2), a2 / np.sqrt(dd2_new)
+            errors.append(abs((ratio_new - ratio_prev) / eta - d) / (abs(d) + 1e-3))
+        a, dd2 = a2, dd2_new
+    assert np.median(errors) < 0.02
+
+
+def test_warm_up_guard():
+    fn = get_reward("differential_sharpe", warmup=10)
+    assert [fn(record(x)) for x in returns(10)] == [0.0] * 10
+    assert fn(record(0.01)) != 0.0
+    fn.reset()
+    assert fn(record(0.01)) == 0.0
+
+
+def test_simple_rewards_by_formula():
+    rec = record(0.02, turnover=0.5, wealth=0.9, peak=1.2)
+    assert get_reward("log_return")(rec) == pytest.approx(np.log(1.02))
+    dd = get_reward("drawdown_penalised", penalty=0.1)
+    assert dd(rec) == pytest.approx(np.log(1.02) - 0.1 * 0.25)
+    assert dd.components["drawdown_penalty"] == pytest.approx(-0.025)
+    assert get_reward("turnover_penalised", penalty=0.01)(rec) == pytest.approx(
+        np.log(1.02) - 0.005
+    )
+    mv = get_reward("mean_variance", risk_aversion=4.0)
+    assert mv(rec) == pytest.approx(0.02 - 2.0 * 0.02**2)  # running mean starts at 0
+
+
+def test_mean_variance_components_sum_to_reward():
+    mv = get_reward("mean_variance")
+    for x in returns(30):
+        value = mv(record(x))
+        assert sum(mv.components.values()) == pytest.approx(value, abs=1e-15)
+        assert mv.components["risk_penalty"] <= 0
+
+
+def test_weighted_combination():
+    combo = get_reward({"log_return": 1.0, "turnover_penalised": 2.0})
+    rec = record(0.01, turnover=0.3)
+    expected = np.log(1.01) + 2 * (np.log(1.01) - 0.001 * 0.3)
+    assert combo(rec) == pytest.approx(expected)
+    assert set(combo.components) == {"log_return", "turnover_penalised"}
+    with pytest.raises(ValueError, match="at least one"):
+        get_reward("combination", terms={})
+
+
+@pytest.mark.parametrize("name", sorted(BUILTINS))
+def test_batched_records_equal_scalar_calls(name):
+    kwargs = (
+        {"terms": {"differential_sharpe": 1.0, "log_return": 0.5}} if name == "combination" else {}
+    )
+    batch_fn = get_reward(name, **kwargs)
+    singles = [get_reward(name, **kwargs) for _ in range(4)]
+    r = np.random.default_rng(2).normal(0.0, 0.01, (60, 4))
+    for row in r:
+        batched = np.asarray(batch_fn(record(row)))
+        scalar = [fn(record(x)) for fn, x in zip(singles, row, strict=True)]
+        np.testing.assert_allclose(batched, scalar, rtol=1e-12, atol=1e-15)
+
+
+def test_reset_mask_resets_only_those_portfolios():
+    fn = get_reward("differential_sharpe", warmup=3)
+    for row in np.random.default_rng(3).normal(0, 0.01, (20, 3)):
+        fn(record(row))
+    fn.reset(np.array([True, False, False]))
+    out = fn(record(np.array([0.01, 0.01, 0.01])))
+    assert out[0] == 0.0 and out[1] != 0.0 and out[2] != 0.0
+
+
+def test_register_reward_decorator_and_errors():
+    @register_reward("test_double_return", overwrite=True)
+    def double(rec):
+        """Twice the net return."""
+        return 2 * rec.net_return
+
+    assert list_rewards()["test_double_return"] == "Twice the net return."
+    assert get_reward("test_double_return")(record(0.01)) == pytest.approx(0.02)
+    with pytest.raises(ValueError, match="already registered"):
+        register_reward("test_double_return", double)
+    with pytest.raises(ValueError, match="expected one of"):
+        get_reward("no_such_reward")
+    with pytest.raises(ValueError, match="no attribute"):
+        get_reward("allocgym.envs.rewards:nope")
+    with pytest.raises(ValueError, match="cannot import"):
+        get_reward("no_such_module_xyz:fn")
+    with pytest.raises(TypeError, match="keyword"):
+        get_reward(lambda rec: 0.0, eta=1)
+
+
+USER_FILE = """
+import numpy as np
+
+def fn(record):
+    return 100.0 * record.net_return - 0.5 * record.turnover
+
+class Counting:
+    def __init__(self, scale=1.0):
+        self.scale, self.n = scale, 0
+    def __call__(self, record):
+        self.n += 1
+        return self.scale * self.n
+    def reset(self, mask=None):
+        self.n = 0
+"""
+
+
+def test_custom_reward_from_a_user_module(small_market, tmp_path, monkeypatch):
+    (tmp_path / "my_rewards.py").write_text(textwrap.dedent(USER_FILE))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    env = PortfolioEnv(small_market, features=False, reward="my_rewards:fn")
+    env.reset()
+    _, reward, *_, info = env.step(np.zeros(6))
+    assert reward == pytest.approx(100 * info["net_return"] - 0.5 * info["turnover"])
+    counting = PortfolioEnv(
+        small_market, features=False, reward="my_rewards:Counting", reward_kwargs={"scale": 2.0}
+    )
+    counting.reset()
+    assert [counting.step(np.zeros(6))[1] for _ in range(3)] == [2.0, 4.0, 6.0]
+    counting.reset()
+    assert counting.step(np.zeros(6))[1] == 2.0
+
+
+def test_custom_reward_from_a_file_path_pickles(small_market, tmp_path):
+    path = tmp_path / "rewards_file.py"
+    path.write_text(textwrap.dedent(USER_FILE))
+    env = PortfolioEnv(small_market, features=False, reward=f"{path}:fn")
+    env.reset()
+    clone = pickle.loads(pickle.dumps(env))
+    a = np.linspace(-1, 1, 6)
+    assert env.step(a)[1] == clone.step(a)[1]
+    assert isinstance(env.reward_fn, rw.RewardFn)
