@@ -16,7 +16,7 @@ the accounting engine.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -47,6 +47,9 @@ class PolicyState:
         Current weights after drifting with prices to the close of ``t`` (index 0 = cash).
     wealth : float
         Portfolio value at the close of ``t`` (1.0 at the start of the backtest).
+    observation : object, optional
+        The environment's observation at ``t`` (what an RL agent acts on); built from
+        data dated <= t by the environment, None outside a backtest.
 
     Point in time by construction: nothing after ``t`` is reachable from the state.
     """
@@ -57,6 +60,7 @@ class PolicyState:
     features: FeaturePanel | None
     weights: FloatArray
     wealth: float = 1.0
+    observation: Any = None
 
     @classmethod
     def at(
@@ -66,6 +70,7 @@ class PolicyState:
         weights: FloatArray,
         features: FeaturePanel | None = None,
         wealth: float = 1.0,
+        observation: Any = None,
     ) -> PolicyState:
         """The state at position ``t`` of ``market`` (and of ``features``, same dates)."""
         if not 0 <= t < market.n_dates:
@@ -79,6 +84,7 @@ class PolicyState:
             features=None if features is None else features[: t + 1],
             weights=w,
             wealth=float(wealth),
+            observation=observation,
         )
 
     @property

@@ -97,7 +97,7 @@ def _run_policy(
         options: dict[str, Any] = {"wealth": wealth}
         if weights is not None:
             options["weights"] = weights
-        env.reset(options=options)
+        observation, _ = env.reset(options=options)
         fold_starts = [int(folds[k][1][0]) for k in group]
         next_fold = 0
         done = False
@@ -108,8 +108,10 @@ def _run_policy(
                     sl = slice(int(train[0]), int(train[-1]) + 1)
                     fit(market[sl], None if features is None else features[sl])
                 next_fold += 1
-            state = PolicyState.at(market, env.t, env.weights, features, env.wealth)
-            _, _, terminated, truncated, _ = env.step_weights(policy.act(state))
+            state = PolicyState.at(
+                market, env.t, env.weights, features, env.wealth, observation=observation
+            )
+            observation, _, terminated, truncated, _ = env.step_weights(policy.act(state))
             done = terminated or truncated
         tracks.append(env.track())
         weights, wealth = env.weights, env.wealth
@@ -158,6 +160,7 @@ def backtest(
     reward: Any = "log_return",
     rebalance_every: int = 1,
     window: int = 30,
+    env_kwargs: dict[str, Any] | None = None,
     benchmark: str | None = None,
     n_trials: int | None = None,
     n_boot: int = 1000,
@@ -184,6 +187,10 @@ def backtest(
         Environment days per decision (1: policies are asked every close).
     window : int
         Observation window of the environment (for RL agents).
+    env_kwargs : dict, optional
+        Further :class:`~allocgym.envs.PortfolioEnv` settings (``action``,
+        ``reward_kwargs``, ``norm_window``, ...), the same as the RL agents trained with,
+        so that their observations in the backtest are those they learnt on.
     benchmark : str, optional
         Policy name for the information ratio and the Ledoit–Wolf test; default the
         first :class:`~allocgym.baselines.EqualWeight` among the policies, if any.
@@ -217,6 +224,7 @@ def backtest(
     elif benchmark not in named:
         raise ValueError(f"benchmark={benchmark!r} is not a policy name; have {list(named)}")
     env_kwargs = {
+        **(env_kwargs or {}),
         "cost_bps": cost_bps,
         "reward": reward,
         "window": int(window),

@@ -1,0 +1,298 @@
+"""RL agents as backtester policies: `AgentPolicy` (a trained model) and `RLAgent` (trains in fit).
+
+Both act on the environment's observation at the decision date, which the backtester
+puts in ``state.observation``: it steps every policy through a
+:class:`~allocgym.envs.PortfolioEnv` built with the same settings as the training env,
+so the agent sees exactly what it saw in training. The action becomes weights through
+the same :class:`~allocgym.envs.ActionMap` as in training.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
+
+from allocgym._typing import FloatArray
+from allocgym.data import MarketData
+from allocgym.predictors.panel import FeaturePanel
+
+__all__ = ["AgentPolicy", "RLAgent"]
+
+
+class AgentPolicy:
+    """A trained stable-baselines3 model as a :class:`~allocgym.policy.Policy`.
+
+    Parameters
+    ----------
+    model : stable_baselines3 BaseAlgorithm
+    action_map : ActionMap, optional
+        The training env's action map (default: the env default, ``SimplexMap()``).
+    name : str
+    deterministic : bool
+        Act with the policy's mean action (default) rather than a sample.
+    rebalance_every : int
+        Decide every k trading days and hold (drift) in between, as in training.
+    """
+
+    kind = "RL"
+
+    def __init__(
+        self,
+        model: Any,
+        action_map: Any = None,
+        name: str = "agent",
+        *,
+        deterministic: bool = True,
+        rebalance_every: int = 1,
+    ) -> None:
+        from allocgym.envs import SimplexMap
+
+        self.model = model
+        self.action_map = SimplexMap() if action_map is None else action_map
+        self.name = name
+        self.deterministic = deterministic
+        self.rebalance_every = int(rebalance_every)
+        self.reset()
+
+    @classmethod
+    def from_env(cls, model: Any, env: Any, name: str = "agent", **kwargs: Any) -> AgentPolicy:
+        """Take the action map and decision period from the (training) env."""
+        base = getattr(env, "unwrapped", env)
+        kwargs.setdefault("rebalance_every", base.rebalance_every)
+        return cls(model, base.action_map, name, **kwargs)
+
+    def reset(self) -> None:
+        self._steps = 0
+        self._lstm_state = None
+        self._episode_start = np.ones((1,), dtype=bool)
+
+    def act(self, state: Any) -> FloatArray:
+        """Target weights at ``state.t``; the drifted weights between decisions."""
+        observation = getattr(state, "observation", None)
+        if observation is None:
+            raise ValueError(
+                f"{self.name}: an RL agent acts on the environment's observation, and "
+                "state.observation is None; run it through allocgym.backtest.backtest"
+            )
+        step, self._steps = self._steps, self._steps + 1
+        if step % self.rebalance_every:
+            return np.asarray(state.weights, dtype=np.float64)
+        action, self._lstm_state = self.model.predict(
+            observation,
+            state=self._lstm_state,
+            episode_start=self._episode_start,
+            deterministic=self.deterministic,
+        )
+        self._episode_start[:] = False
+        tradable = np.concatenate([[1.0], np.asarray(state.available, dtype=np.float64)])
+        return self.action_map.to_weights(np.asarray(action), tradable, np.empty(tradable.size))
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, directory: str | Path, config: dict | None = None) -> Path:
+        """Save the model (SB3 zip) and ``agent.json``, atomically (a finished folder or none)."""
+        directory = Path(directory)
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}."))
+        try:
+            self.model.save(tmp / "model.zip")
+            meta = {
+                "name": self.name,
+                "algorithm": type(self.model).__name__,
+                "deterministic": self.deterministic,
+                "rebalance_every": self.rebalance_every,
+                "config": config or {},
+            }
+            (tmp / "agent.json").write_text(json.dumps(meta, indent=2, default=str))
+            if directory.exists():
+                shutil.rmtree(directory)
+            tmp.rename(directory)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path, action_map: Any = None) -> AgentPolicy:
+        """Load a policy saved by :meth:`save`."""
+        from allocgym.agents.registry import AGENTS
+
+        directory = Path(directory)
+        meta_path = directory / "agent.json"
+        if not meta_path.exists():
+            raise FileNotFoundError(f"{meta_path}: no saved agent here (expected agent.json)")
+        meta = json.loads(meta_path.read_text())
+        algo = next((s.load() for s in AGENTS.values() if s.cls == meta["algorithm"]), None)
+        if algo is None:
+            raise ValueError(f"{meta_path}: unknown algorithm {meta['algorithm']!r}")
+        model = algo.load(directory / "model.zip", device="cpu")
+        return cls(
+            model,
+            action_map,
+            meta["name"],
+            deterministic=meta["deterministic"],
+            rebalance_every=meta["rebalance_every"],
+        )
+
+
+class RLAgent:
+    """An RL agent that trains on each walk-forward fold's training part.
+
+    ``fit(train_market, train_features)`` builds a training
+    :class:`~allocgym.envs.PortfolioEnv` on the training slice only (random episode
+    starts, seeded), trains ``timesteps`` steps and keeps the model; ``act`` then runs
+    it out of sample. With ``checkpoint_dir`` every fold's model is saved there under
+    its training date range and loaded instead of retrained when it exists, so an
+    interrupted experiment resumes where it stopped.
+
+    Parameters
+    ----------
+    algorithm : str
+        Registered agent name (:data:`allocgym.agents.AGENTS`).
+    timesteps : int
+        Environment steps of training per fold.
+    seed : int
+    env_kwargs : dict
+        PortfolioEnv settings shared with the backtest (costs, reward, window,
+        rebalance_every, action, ...).
+    episode_length : int, optional
+        Decisions per training episode (random start); None = to the end of the slice.
+    network : {"mlp", "equivariant"}
+        ``"equivariant"`` puts :class:`~allocgym.agents.AssetEncoder` in front.
+    hyperparameters : dict
+        Passed to :func:`~allocgym.agents.make_agent`.
+    name : str
+    checkpoint_dir : path, optional
+    tensorboard_dir : path, optional
+        Training curves and :class:`FinancialMetricsCallback` metrics per fold.
+    progress : callable, optional
+        ``progress(n_steps)`` called while training (progress bars).
+    """
+
+    kind = "RL"
+
+    def __init__(
+        self,
+        algorithm: str = "ppo",
+        timesteps: int = 20_000,
+        seed: int = 0,
+        env_kwargs: dict[str, Any] | None = None,
+        *,
+        episode_length: int | None = 252,
+        network: str = "mlp",
+        hyperparameters: dict[str, Any] | None = None,
+        name: str | None = None,
+        checkpoint_dir: str | Path | None = None,
+        tensorboard_dir: str | Path | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.algorithm = algorithm
+        self.timesteps = int(timesteps)
+        self.seed = int(seed)
+        self.env_kwargs = dict(env_kwargs or {})
+        self.episode_length = episode_length
+        self.network = network
+        self.hyperparameters = dict(hyperparameters or {})
+        self.name = name or algorithm.upper()
+        self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
+        self.tensorboard_dir = None if tensorboard_dir is None else Path(tensorboard_dir)
+        self.progress = progress
+        self.policy_: AgentPolicy | None = None
+        self.n_folds_trained_ = 0
+        self.n_folds_loaded_ = 0
+        self.training_episodes_: list[dict[str, float]] = []
+
+    def reset(self) -> None:
+        if self.policy_ is not None:
+            self.policy_.reset()
+
+    def make_env(self, market: MarketData, features: FeaturePanel | None) -> Any:
+        """The training environment on ``market`` (random starts, seeded)."""
+        from allocgym.envs import PortfolioEnv
+
+        kwargs = dict(self.env_kwargs)
+        k = int(kwargs.get("rebalance_every", 1))
+        window = int(kwargs.get("window", 30))
+        span = market.n_dates - window - 1
+        length = self.episode_length
+        if length is not None and length * k > span:
+            length = max(span // k, 1)
+        env = PortfolioEnv(
+            market,
+            features if features is not None else False,
+            random_start=True,
+            episode_length=length,
+            **kwargs,
+        )
+        env.reset(seed=self.seed)
+        return env
+
+    def _key(self, market: MarketData) -> str:
+        return f"{market.dates[0]:%Y%m%d}-{market.dates[-1]:%Y%m%d}"
+
+    def fit(self, market: MarketData, features: FeaturePanel | None = None) -> RLAgent:
+        """Train on ``market`` (the fold's training part) or load the saved model."""
+        from stable_baselines3.common.monitor import Monitor
+
+        from allocgym.agents.callbacks import FinancialMetricsCallback
+        from allocgym.agents.networks import asset_encoder_kwargs
+        from allocgym.agents.registry import make_agent
+
+        key = self._key(market)
+        env = self.make_env(market, features)
+        saved = None if self.checkpoint_dir is None else self.checkpoint_dir / key
+        if saved is not None and (saved / "agent.json").exists():
+            self.policy_ = AgentPolicy.load(saved, env.action_map)
+            self.n_folds_loaded_ += 1
+            if self.progress is not None:
+                self.progress(self.timesteps)
+            return self
+        hp = dict(self.hyperparameters)
+        if self.network == "equivariant" and "policy_kwargs" not in hp:
+            hp["policy_kwargs"] = asset_encoder_kwargs(env)
+        if self.tensorboard_dir is not None:
+            hp.setdefault("tensorboard_log", str(self.tensorboard_dir))
+        model = make_agent(self.algorithm, Monitor(env), seed=self.seed, **hp)
+        metrics = FinancialMetricsCallback(days_per_step=env.rebalance_every)
+        callbacks = [metrics]
+        if self.progress is not None:
+            callbacks.append(_ProgressCallback(self.progress))
+        model.learn(
+            total_timesteps=self.timesteps,
+            callback=callbacks,
+            tb_log_name=f"{self.name}_fold{key}",
+        )
+        self.training_episodes_.extend(metrics.episodes_)
+        self.policy_ = AgentPolicy.from_env(model, env, self.name)
+        self.n_folds_trained_ += 1
+        if saved is not None:
+            self.policy_.save(saved, {"algorithm": self.algorithm, "seed": self.seed, "fold": key})
+        return self
+
+    def act(self, state: Any) -> FloatArray:
+        if self.policy_ is None:
+            raise RuntimeError(f"{self.name}: call fit() (or run a backtest) before act()")
+        return self.policy_.act(state)
+
+
+class _ProgressCallback(BaseCallback):
+    """Report training steps to a progress bar every ``every`` steps."""
+
+    def __init__(self, report: Callable[[int], None], every: int = 256) -> None:
+        super().__init__()
+        self.report, self.every, self._last = report, every, 0
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps - self._last >= self.every:
+            self.report(self.num_timesteps - self._last)
+            self._last = self.num_timesteps
+        return True
+
+    def _on_training_end(self) -> None:
+        self.report(self.num_timesteps - self._last)

@@ -1,0 +1,40 @@
+"""What ``allocgym run`` and ``allocgym train`` execute (the parsers live in allocgym.cli)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _config(args: argparse.Namespace):
+    from allocgym.experiment.config import load_config
+
+    overrides = {}
+    if args.output_dir:
+        overrides["output_dir"] = args.output_dir
+    if args.name:
+        overrides["name"] = args.name
+    return load_config(args.config, **overrides)
+
+
+def run(args: argparse.Namespace) -> int:
+    from allocgym.experiment.runner import run_experiment
+
+    run_experiment(_config(args), fresh=args.fresh, progress=not args.no_progress)
+    return 0
+
+
+def train(args: argparse.Namespace) -> int:
+    from allocgym.experiment.runner import train_agents
+
+    saved = train_agents(_config(args), fresh=args.fresh, progress=not args.no_progress)
+    for path in saved:
+        print(f"saved {path}")
+    return 0
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", help="experiment YAML file (see experiments/quickstart.yaml)")
+    p.add_argument("--output-dir", default=None, help="override output_dir of the config")
+    p.add_argument("--name", default=None, help="override the experiment name")
+    p.add_argument("--fresh", action="store_true", help="delete the run folder, do not resume")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -1,0 +1,355 @@
+"""Typed experiment configuration, loaded from YAML and validated once.
+
+An experiment file has the sections below (every key optional except where noted);
+:func:`load_config` turns it into an :class:`ExperimentConfig` and names the key, the
+value and what is allowed whenever something is wrong::
+
+    name: quickstart             # runs/<name>/ holds the results
+    output_dir: runs
+    data:        {source: null, start: "2008-01-01", end: null}
+    features:    {preset: standard, overrides: {}}       # technical | standard | full
+    env:         {cost_bps: 10, reward: log_return, reward_kwargs: {}, window: 30,
+                  rebalance_every: 1, action: simplex, episode_length: 252}
+    walk_forward: {train: 1260, test: 252, step: null, expanding: false, purge: 0}
+    agents:
+      - {name: ppo, label: PPO, timesteps: 20000, seeds: [0], network: mlp,
+         hyperparameters: {learning_rate: 0.0003}}
+    baselines:
+      - {name: equal_weight}
+      - {name: min_variance, params: {lookback: 252}}
+    report:      {n_boot: 1000, benchmark: null}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from allocgym.exceptions import ConfigError
+
+__all__ = [
+    "BASELINES",
+    "AgentConfig",
+    "BaselineConfig",
+    "DataConfig",
+    "EnvConfig",
+    "ExperimentConfig",
+    "FeaturesConfig",
+    "ReportConfig",
+    "WalkForwardConfig",
+    "load_config",
+]
+
+BASELINES = ("equal_weight", "buy_and_hold", "min_variance", "mean_variance", "black_litterman")
+NETWORKS = ("mlp", "equivariant")
+
+
+def _fail(path: str, value: Any, expected: str) -> typing.NoReturn:
+    raise ConfigError(f"{path}: {value!r} is invalid; expected {expected}")
+
+
+def _check_reward(path: str, reward: Any, kwargs: dict[str, Any]) -> None:
+    from allocgym.envs.rewards import get_reward
+
+    try:
+        get_reward(reward, **kwargs)
+    except (KeyError, ValueError, TypeError, ImportError, AttributeError) as exc:
+        raise ConfigError(f"{path}: {reward!r} is invalid: {exc}") from None
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which prices: ``source`` None = embedded S&P 500, else a CSV/Parquet path."""
+
+    source: str | None = None
+    start: str | None = None
+    end: str | None = None
+
+
+@dataclass(frozen=True)
+class FeaturesConfig:
+    """Feature preset (technical | standard | full) and overrides of its fields."""
+
+    preset: str = "standard"
+    overrides: dict[str, Any] = field(default_factory=dict)
+    cache: bool = True
+
+    def check(self, path: str) -> None:
+        from allocgym.predictors.config import PRESETS
+
+        if self.preset not in PRESETS:
+            _fail(f"{path}.preset", self.preset, f"one of {sorted(PRESETS)}")
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """Environment settings shared by training and backtesting (same costs and timing)."""
+
+    cost_bps: float = 10.0
+    reward: str | dict[str, float] = "log_return"
+    reward_kwargs: dict[str, Any] = field(default_factory=dict)
+    window: int = 30
+    rebalance_every: int = 1
+    action: str = "simplex"
+    episode_length: int | None = 252
+
+    def check(self, path: str) -> None:
+        if not 0 <= self.cost_bps < 10_000:
+            _fail(f"{path}.cost_bps", self.cost_bps, "a number of basis points in [0, 10000)")
+        if self.window < 1:
+            _fail(f"{path}.window", self.window, "an integer >= 1")
+        if self.rebalance_every < 1:
+            _fail(f"{path}.rebalance_every", self.rebalance_every, "an integer >= 1")
+        if self.action not in ("simplex", "long_short"):
+            _fail(f"{path}.action", self.action, "'simplex' or 'long_short'")
+        if self.episode_length is not None and self.episode_length < 2:
+            _fail(f"{path}.episode_length", self.episode_length, "an integer >= 2 or null")
+        _check_reward(f"{path}.reward", self.reward, self.reward_kwargs)
+
+    def env_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of :class:`~allocgym.envs.PortfolioEnv` (no range, no data)."""
+        return {
+            "cost_bps": self.cost_bps,
+            "reward": self.reward,
+            "reward_kwargs": dict(self.reward_kwargs),
+            "window": self.window,
+            "rebalance_every": self.rebalance_every,
+            "action": self.action,
+        }
+
+
+@dataclass(frozen=True)
+class WalkForwardConfig:
+    """Walk-forward folds: ``train`` days to fit, then ``test`` days out of sample."""
+
+    train: int = 1260
+    test: int = 252
+    step: int | None = None
+    expanding: bool = False
+    purge: int = 0
+
+    def check(self, path: str) -> None:
+        for key in ("train", "test"):
+            if getattr(self, key) < 1:
+                _fail(f"{path}.{key}", getattr(self, key), "an integer >= 1")
+        if self.purge < 0:
+            _fail(f"{path}.purge", self.purge, "an integer >= 0")
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """One RL agent: algorithm, training budget per fold, seeds and hyperparameters."""
+
+    name: str = "ppo"
+    label: str | None = None
+    timesteps: int = 20_000
+    seeds: tuple[int, ...] = (0,)
+    network: str = "mlp"
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    reward: str | dict[str, float] | None = None
+    reward_kwargs: dict[str, Any] | None = None
+
+    @property
+    def display(self) -> str:
+        return self.label or self.name.upper()
+
+    def env_kwargs(self, env: EnvConfig) -> dict[str, Any]:
+        """The training env's settings: the experiment's, with this agent's reward."""
+        kwargs = env.env_kwargs()
+        if self.reward is not None:
+            kwargs["reward"] = self.reward
+            kwargs["reward_kwargs"] = dict(self.reward_kwargs or {})
+        return kwargs
+
+    def check(self, path: str) -> None:
+        from allocgym.agents.registry import AGENTS, resolve_hyperparameters
+
+        if self.name not in AGENTS:
+            _fail(f"{path}.name", self.name, f"one of {sorted(AGENTS)}")
+        if self.timesteps < 1:
+            _fail(f"{path}.timesteps", self.timesteps, "an integer >= 1")
+        if not self.seeds:
+            _fail(f"{path}.seeds", list(self.seeds), "a non-empty list of integers")
+        if self.network not in NETWORKS:
+            _fail(f"{path}.network", self.network, f"one of {list(NETWORKS)}")
+        try:
+            resolve_hyperparameters(self.name, **self.hyperparameters)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}.hyperparameters: {exc}") from None
+        if self.reward is not None:
+            _check_reward(f"{path}.reward", self.reward, self.reward_kwargs or {})
+
+
+@dataclass(frozen=True)
+class BaselineConfig:
+    """One baseline by name, with constructor parameters."""
+
+    name: str = "equal_weight"
+    label: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def display(self) -> str:
+        return self.label or {
+            "equal_weight": "1/N",
+            "buy_and_hold": "Buy & hold",
+            "min_variance": "Min-variance",
+            "mean_variance": "Mean-variance",
+            "black_litterman": "Black-Litterman",
+        }.get(self.name, self.name)
+
+    def check(self, path: str) -> None:
+        if self.name not in BASELINES:
+            close = difflib.get_close_matches(self.name, BASELINES, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            _fail(f"{path}.name", self.name, f"one of {list(BASELINES)}{hint}")
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """Statistics of the report: bootstrap size and the benchmark policy (default 1/N)."""
+
+    n_boot: int = 1000
+    benchmark: str | None = None
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """A whole experiment; ``load_config`` builds and validates it from YAML."""
+
+    name: str = "experiment"
+    output_dir: str = "runs"
+    seed: int = 0
+    data: DataConfig = field(default_factory=DataConfig)
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)
+    env: EnvConfig = field(default_factory=EnvConfig)
+    walk_forward: WalkForwardConfig = field(default_factory=WalkForwardConfig)
+    agents: tuple[AgentConfig, ...] = ()
+    baselines: tuple[BaselineConfig, ...] = (BaselineConfig(),)
+    report: ReportConfig = field(default_factory=ReportConfig)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.output_dir) / self.name
+
+    def to_dict(self) -> dict[str, Any]:
+        def plain(v):
+            if isinstance(v, tuple | list):
+                return [plain(x) for x in v]
+            if isinstance(v, dict):
+                return {k: plain(x) for k, x in v.items()}
+            return v
+
+        return plain(dataclasses.asdict(self))
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def check(self) -> ExperimentConfig:
+        if not self.name or "/" in self.name:
+            _fail("name", self.name, "a non-empty folder name without '/'")
+        self.features.check("features")
+        self.env.check("env")
+        self.walk_forward.check("walk_forward")
+        labels = []
+        for i, a in enumerate(self.agents):
+            a.check(f"agents[{i}]")
+            labels.append(a.display)
+        for i, b in enumerate(self.baselines):
+            b.check(f"baselines[{i}]")
+            labels.append(b.display)
+        if not labels:
+            _fail("agents/baselines", [], "at least one agent or baseline")
+        dup = sorted({x for x in labels if labels.count(x) > 1})
+        if dup:
+            _fail("labels", dup, "distinct labels for agents and baselines (set 'label:')")
+        return self
+
+
+# ---------------------------------------------------------------------- parsing
+def _type_ok(value: Any, tp: Any) -> bool:
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, t) for t in typing.get_args(tp))
+    if tp is type(None):
+        return value is None
+    if tp is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if origin is tuple:
+        return isinstance(value, list | tuple)
+    if origin is dict or tp is dict:
+        return isinstance(value, dict)
+    return isinstance(value, tp)
+
+
+def _build(cls: type, data: Any, path: str):
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        _fail(path, data, f"a mapping with keys {[f.name for f in dataclasses.fields(cls)]}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        where = f"{path}.{key}" if path else str(key)
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), fields, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"{where}: unknown key{hint}; allowed keys: {sorted(fields)}")
+        tp = hints[key]
+        nested = {
+            "data": DataConfig,
+            "features": FeaturesConfig,
+            "env": EnvConfig,
+            "walk_forward": WalkForwardConfig,
+            "report": ReportConfig,
+        }
+        if cls is ExperimentConfig and key in nested:
+            kwargs[key] = _build(nested[key], value, where)
+        elif cls is ExperimentConfig and key in ("agents", "baselines"):
+            item = AgentConfig if key == "agents" else BaselineConfig
+            if not isinstance(value, list):
+                _fail(where, value, "a list")
+            kwargs[key] = tuple(_build(item, v, f"{where}[{i}]") for i, v in enumerate(value))
+        else:
+            if not _type_ok(value, tp):
+                _fail(where, value, f"a value of type {getattr(tp, '__name__', tp)}")
+            kwargs[key] = tuple(value) if typing.get_origin(tp) is tuple else value
+    return cls(**kwargs)
+
+
+def load_config(source: str | Path | dict[str, Any], **overrides: Any) -> ExperimentConfig:
+    """Read and validate an experiment config from a YAML file or a dict.
+
+    ``overrides`` replace top-level keys (e.g. ``output_dir="/tmp/runs"``).
+    """
+    if isinstance(source, dict):
+        data, where = dict(source), "<dict>"
+    else:
+        path = Path(source)
+        if not path.exists():
+            raise ConfigError(f"{path}: config file not found")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        where = str(path)
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: expected a mapping of sections, got {type(data).__name__}")
+        data.setdefault("name", path.stem)
+    data.update(overrides)
+    try:
+        return _build(ExperimentConfig, data, "").check()
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None

@@ -1,0 +1,245 @@
+"""`run_experiment`: features -> walk-forward training -> backtest -> report -> TensorBoard.
+
+Output folder ``<output_dir>/<name>/``::
+
+    experiment.yaml    the resolved experiment config (what ran; guards resumption)
+    config.yaml        the backtest's resolved config, the experiment config included
+    metrics.csv, returns.parquet, weights.parquet, ...   (allocgym.backtest.Results)
+    report.md + *.png  the comparison report
+    models/<agent>/<train range>/   one saved model per (agent, seed, fold)
+    tensorboard/train/ training curves per (agent, seed, fold)
+    tensorboard/backtest/<policy>/  one run per policy, same tags for all
+
+Resuming: every (agent, seed, fold) model is saved atomically as soon as it is trained
+and loaded instead of retrained on the next run, so re-running an interrupted or
+finished experiment only redoes what is missing (the backtest itself takes seconds).
+A run folder made with a different config is refused rather than mixed.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from allocgym.exceptions import ConfigError
+from allocgym.experiment.config import BaselineConfig, ExperimentConfig, load_config
+
+__all__ = ["build_policies", "run_experiment"]
+
+_TABLE_COLUMNS = (
+    "kind", "ann_return", "ann_volatility", "sharpe", "max_drawdown", "win_rate",
+    "information_ratio", "turnover", "total_cost", "lw_p_value", "dsr",
+)  # fmt: skip
+
+
+def _baseline(cfg: BaselineConfig) -> Any:
+    from allocgym import baselines
+
+    classes = {
+        "equal_weight": baselines.EqualWeight,
+        "buy_and_hold": baselines.BuyAndHold,
+        "min_variance": baselines.MinVariance,
+        "mean_variance": baselines.MeanVariance,
+        "black_litterman": baselines.BlackLitterman,
+    }
+    try:
+        return classes[cfg.name](**cfg.params)
+    except TypeError as exc:
+        raise ConfigError(f"baselines: {cfg.name} params {cfg.params}: {exc}") from None
+
+
+def build_policies(config: ExperimentConfig, progress: Any = None) -> dict[str, Any]:
+    """Policies named by their labels: every (agent, seed) and every baseline."""
+    from allocgym.agents import RLAgent
+
+    policies: dict[str, Any] = {}
+    for agent in config.agents:
+        for seed in agent.seeds:
+            label = agent.display if len(agent.seeds) == 1 else f"{agent.display} s{seed}"
+            policies[label] = RLAgent(
+                agent.name,
+                agent.timesteps,
+                seed,
+                agent.env_kwargs(config.env),
+                episode_length=config.env.episode_length,
+                network=agent.network,
+                hyperparameters=agent.hyperparameters,
+                name=label,
+                checkpoint_dir=config.run_dir / "models" / _slug(label),
+                tensorboard_dir=config.run_dir / "tensorboard" / "train",
+                progress=progress,
+            )
+    for base in config.baselines:
+        policies[base.display] = _baseline(base)
+    return policies
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+
+
+def _config_guard(config: ExperimentConfig) -> None:
+    """Write experiment.yaml, or refuse a run folder made with a different config."""
+    from allocgym.backtest.results import atomic_write
+
+    text = config.to_yaml()
+    path = config.run_dir / "experiment.yaml"
+    if path.exists():
+        old = path.read_text()
+        if old != text:
+            first = next(
+                (f"{a.strip()!r} -> {b.strip()!r}" for a, b in zip(old.splitlines(),
+                 text.splitlines(), strict=False) if a != b), "length differs",
+            )  # fmt: skip
+            raise ConfigError(
+                f"{config.run_dir} holds an experiment with a different config (first "
+                f"difference: {first}); its saved models would not match. Use another "
+                "name, delete the folder, or pass --fresh to start over"
+            )
+        return
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def run_experiment(
+    config: ExperimentConfig | str | Path,
+    *,
+    fresh: bool = False,
+    progress: bool = True,
+    verbose: bool = True,
+) -> Any:
+    """Run an experiment end to end and return its :class:`~allocgym.backtest.Results`.
+
+    Parameters
+    ----------
+    config : ExperimentConfig or path to a YAML file
+    fresh : bool
+        Delete the run folder first instead of resuming.
+    progress : bool
+        Progress bars (features, training) on stderr.
+    verbose : bool
+        Print the stages and the final comparison table.
+    """
+    from allocgym.backtest import backtest
+    from allocgym.backtest.tensorboard import write_tensorboard
+
+    config, market, features, splitter, folds = _prepare(config, fresh, progress, verbose)
+    say = print if verbose else (lambda *a, **k: None)
+    run_dir = config.run_dir
+    bar = _training_bar(config, len(folds), progress)
+    policies = build_policies(config, progress=bar.update)
+    say(f"[allocgym] {len(folds)} walk-forward folds x {len(policies)} policies")
+    try:
+        results = backtest(
+            policies,
+            market,
+            features,
+            splitter=splitter,
+            cost_bps=config.env.cost_bps,
+            reward=config.env.reward,
+            window=config.env.window,
+            env_kwargs={
+                k: v
+                for k, v in config.env.env_kwargs().items()
+                if k not in ("cost_bps", "reward", "window", "rebalance_every")
+            },
+            benchmark=config.report.benchmark,
+            n_boot=config.report.n_boot,
+            name=config.name,
+        )
+    finally:
+        bar.close()
+    from allocgym.backtest import write_report
+
+    results.config["experiment"] = config.to_dict()
+    results.save(run_dir)
+    write_report(results, run_dir)
+    write_tensorboard(results, run_dir / "tensorboard" / "backtest")
+    if verbose:
+        print(summary_table(results))
+        print(f"\nreport: {run_dir / 'report.md'}")
+        print(f"tensorboard --logdir {run_dir}")
+    return results
+
+
+def _prepare(config: ExperimentConfig | str | Path, fresh: bool, progress: bool, verbose: bool):
+    """Config, market, point-in-time features and folds, shared by run and train."""
+    import shutil
+
+    from allocgym.backtest import WalkForward
+    from allocgym.data import load_market
+    from allocgym.predictors import build_features
+    from allocgym.predictors.config import PRESETS, FeatureConfig
+
+    if not isinstance(config, ExperimentConfig):
+        config = load_config(config)
+    say = print if verbose else (lambda *a, **k: None)
+    run_dir = config.run_dir
+    if fresh and run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _config_guard(config)
+
+    market = load_market(config.data.source)
+    if config.data.start or config.data.end:
+        market = market.between(config.data.start, config.data.end)
+    say(f"[allocgym] {config.name}: {market}")
+    feat_cfg = PRESETS[config.features.preset]
+    if config.features.overrides:
+        feat_cfg = FeatureConfig.from_dict({**feat_cfg.to_dict(), **config.features.overrides})
+    features = build_features(
+        market, feat_cfg, cache_dir=None if config.features.cache else False, progress=progress
+    )
+    say(f"[allocgym] features: {features}")
+    splitter = WalkForward(**vars(config.walk_forward))
+    folds = list(splitter.split(market.n_dates))
+    if not folds:
+        raise ConfigError(
+            f"walk_forward: train={splitter.train} + test windows do not fit in "
+            f"{market.n_dates} days of data; shorten train or widen the date range"
+        )
+    return config, market, features, splitter, folds
+
+
+def _training_bar(config: ExperimentConfig, n_folds: int, progress: bool):
+    from tqdm.auto import tqdm
+
+    total = n_folds * sum(a.timesteps * len(a.seeds) for a in config.agents)
+    return tqdm(
+        total=total, desc="training", unit="step", disable=not progress or total == 0,
+        file=sys.stderr, dynamic_ncols=True,
+    )  # fmt: skip
+
+
+def train_agents(
+    config: ExperimentConfig | str | Path,
+    *,
+    fresh: bool = False,
+    progress: bool = True,
+    verbose: bool = True,
+) -> list[Path]:
+    """Train (or find already saved) every agent on every fold; no backtest.
+
+    A later ``run_experiment`` with the same config loads these models.
+    """
+    config, market, features, _, folds = _prepare(config, fresh, progress, verbose)
+    bar = _training_bar(config, len(folds), progress)
+    saved = []
+    try:
+        for policy in build_policies(config, progress=bar.update).values():
+            if not hasattr(policy, "checkpoint_dir"):
+                continue
+            for train, _ in folds:
+                sl = slice(int(train[0]), int(train[-1]) + 1)
+                policy.fit(market[sl], features[sl])
+                saved.append(policy.checkpoint_dir / policy._key(market[sl]))
+    finally:
+        bar.close()
+    return saved
+
+
+def summary_table(results: Any) -> str:
+    """The comparison table as aligned text."""
+    cols = [c for c in _TABLE_COLUMNS if c in results.metrics.columns]
+    table = results.metrics[cols]
+    return "\n" + table.to_string(float_format=lambda x: f"{x:.4f}")

@@ -1,0 +1,138 @@
+"""Agents by name: construction, hyperparameter checks, reproducibility, save/load."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from allocgym.agents import (
+    AGENTS,
+    AgentPolicy,
+    AssetEncoder,
+    FinancialMetricsCallback,
+    asset_encoder_kwargs,
+    episode_metrics,
+    list_agents,
+    make_agent,
+)
+from allocgym.envs import PortfolioEnv
+from allocgym.exceptions import ConfigError
+from allocgym.policy import PolicyState
+
+
+@pytest.fixture
+def env(synthetic_market):
+    return PortfolioEnv(
+        synthetic_market[:300], False, window=5, random_start=True, episode_length=20
+    )
+
+
+@pytest.mark.parametrize("name", sorted(AGENTS))
+def test_every_agent_builds_and_learns_a_few_steps(env, name):
+    hp = {"learning_starts": 16, "batch_size": 16} if name in ("sac", "td3", "ddpg") else {}
+    if name in ("ppo", "recurrent_ppo"):
+        hp = {"n_steps": 32, "batch_size": 16, "n_epochs": 1}
+    model = make_agent(name, env, seed=0, **hp)
+    model.learn(64)
+    action, _ = model.predict(env.reset(seed=0)[0], deterministic=True)
+    assert env.action_space.contains(action.astype(np.float32))
+    assert name in list_agents()
+
+
+def test_unknown_agent_and_hyperparameter_messages(env):
+    with pytest.raises(ConfigError, match=r"unknown agent 'ppo2' \(did you mean 'ppo'\?\)"):
+        make_agent("ppo2", env)
+    with pytest.raises(ConfigError, match=r"'learning_rat' \(did you mean 'learning_rate'\?\)"):
+        make_agent("ppo", env, learning_rat=0.1)
+
+
+def _train(env_factory, seed):
+    env = env_factory()
+    model = make_agent("ppo", env, seed=seed, n_steps=64, batch_size=32, n_epochs=2)
+    model.learn(128)
+    return torch.cat([p.detach().flatten() for p in model.policy.parameters()])
+
+
+def test_same_seed_same_model_on_cpu(synthetic_market):
+    def factory():
+        return PortfolioEnv(
+            synthetic_market[:300], False, window=5, random_start=True, episode_length=20
+        )
+
+    a, b, c = _train(factory, 1), _train(factory, 1), _train(factory, 2)
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+
+
+def test_asset_encoder_is_permutation_equivariant(synthetic_market):
+    env = PortfolioEnv(synthetic_market[:300], False, window=5)
+    kwargs = asset_encoder_kwargs(env)["features_extractor_kwargs"]
+    enc = AssetEncoder(
+        env.observation_space, embed_dim=4, **{k: v for k, v in kwargs.items() if k != "embed_dim"}
+    )
+    obs = torch.as_tensor(env.reset(seed=0)[0])[None].repeat(2, 1)
+    obs[1] = obs[0] + 0.1 * torch.randn_like(obs[0])
+    n = env.n_assets
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(0))
+    permuted = obs.clone()
+    for key in ("returns", "mask"):
+        sl = env.observation_layout.slices[key]
+        permuted[:, sl] = obs[:, sl].reshape(2, n, -1)[:, perm].reshape(2, -1)
+    wsl = env.observation_layout.slices["weights"]
+    permuted[:, wsl.start + 1 : wsl.stop] = obs[:, wsl.start + 1 : wsl.stop][:, perm]
+    with torch.no_grad():
+        out, out_p = enc(obs), enc(permuted)
+    emb = out[:, : n * 4].reshape(2, n, 4)
+    emb_p = out_p[:, : n * 4].reshape(2, n, 4)
+    torch.testing.assert_close(emb_p, emb[:, perm])
+    torch.testing.assert_close(out_p[:, n * 4 :], out[:, n * 4 :])
+
+
+def test_equivariant_network_trains_with_ppo(env):
+    model = make_agent(
+        "ppo", env, n_steps=32, batch_size=16, n_epochs=1, policy_kwargs=asset_encoder_kwargs(env)
+    )
+    model.learn(32)
+    assert isinstance(model.policy.features_extractor, AssetEncoder)
+
+
+def test_episode_metrics_match_hand_computation():
+    r = [0.01, -0.02, 0.03]
+    m = episode_metrics(r, [0.5, 0.1, 0.0], [0.001, 0.0, 0.0], [0.5, 0.25, 0.25])
+    wealth = np.cumprod(1 + np.array(r))
+    assert m["wealth"] == pytest.approx(wealth[-1])
+    assert m["max_drawdown"] == pytest.approx(1 - wealth[1] / wealth[0])
+    assert m["sharpe"] == pytest.approx(np.mean(r) / np.std(r, ddof=1) * np.sqrt(252))
+    assert m["turnover"] == pytest.approx(0.6) and m["cost"] == pytest.approx(0.001)
+    assert m["concentration"] == pytest.approx(1 / 3)
+
+
+def test_callback_collects_one_record_per_finished_episode(env):
+    cb = FinancialMetricsCallback()
+    model = make_agent("ppo", env, n_steps=64, batch_size=32, n_epochs=1)
+    model.learn(128, callback=cb)
+    # 128 steps of 20-step episodes: 6 finished episodes
+    assert len(cb.episodes_) == 6
+    assert all(0 < e["wealth"] < 10 and e["length"] == 20 for e in cb.episodes_)
+
+
+def test_agent_policy_save_load_roundtrip(tmp_path, env, synthetic_market):
+    model = make_agent("ppo", env, n_steps=32, batch_size=16, n_epochs=1)
+    model.learn(32)
+    policy = AgentPolicy.from_env(model, env, "PPO")
+    obs, _ = env.reset(seed=3)
+    state = PolicyState.at(synthetic_market, env.t, env.weights, observation=obs)
+    w = policy.act(state)
+    assert w.shape == (synthetic_market.n_assets + 1,)
+    assert w.sum() == pytest.approx(1.0) and (w >= 0).all()
+    policy.save(tmp_path / "ppo")
+    loaded = AgentPolicy.load(tmp_path / "ppo", env.action_map)
+    np.testing.assert_array_equal(loaded.act(state), w)
+
+
+def test_agent_policy_needs_an_observation(env, synthetic_market):
+    model = make_agent("ppo", env, n_steps=32, batch_size=16, n_epochs=1)
+    state = PolicyState.at(synthetic_market, 10, env.weights)
+    with pytest.raises(ValueError, match=r"state\.observation is None"):
+        AgentPolicy.from_env(model, env).act(state)

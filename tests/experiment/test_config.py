@@ -1,0 +1,89 @@
+"""Experiment configs: the shipped YAML files load; every mistake names key, value, allowed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from allocgym.exceptions import ConfigError
+from allocgym.experiment import ExperimentConfig, load_config
+
+EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
+
+
+@pytest.mark.parametrize("name", ["quickstart", "full", "reward_study"])
+def test_shipped_configs_are_valid(name):
+    config = load_config(EXPERIMENTS / f"{name}.yaml")
+    assert config.name == name
+    assert config.agents and config.baselines
+
+
+def test_quickstart_has_ppo_and_the_four_baselines():
+    config = load_config(EXPERIMENTS / "quickstart.yaml")
+    assert [a.name for a in config.agents] == ["ppo"]
+    assert [b.name for b in config.baselines] == [
+        "equal_weight", "min_variance", "mean_variance", "black_litterman",
+    ]  # fmt: skip
+
+
+def test_resolved_config_round_trips_through_yaml(tmp_path):
+    config = load_config(EXPERIMENTS / "reward_study.yaml")
+    path = tmp_path / "c.yaml"
+    path.write_text(config.to_yaml())
+    again = load_config(path)
+    assert again.to_dict() == config.to_dict()
+
+
+def test_defaults_from_an_empty_mapping():
+    config = load_config({})
+    assert isinstance(config, ExperimentConfig)
+    assert config.env.cost_bps == 10.0 and config.env.reward == "log_return"
+    assert [b.name for b in config.baselines] == ["equal_weight"]
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        ({"enviroment": {}}, r"enviroment: unknown key; allowed keys: \["),
+        ({"env": {"cost_bsp": 5}}, r"env\.cost_bsp: unknown key \(did you mean 'cost_bps'\?\)"),
+        ({"env": {"cost_bps": "ten"}}, r"env\.cost_bps: 'ten' is invalid; expected a value of"),
+        ({"env": {"cost_bps": -1}}, r"env\.cost_bps: -1 is invalid; expected a number of basis"),
+        ({"env": {"reward": "sharpe!"}}, r"env\.reward: 'sharpe!' is invalid: .*registered"),
+        ({"env": {"action": "short"}}, r"env\.action: 'short' is invalid; expected 'simplex'"),
+        ({"features": {"preset": "huge"}}, r"features\.preset: 'huge' is invalid; expected one"),
+        ({"agents": [{"name": "ppo2"}]}, r"agents\[0\]\.name: 'ppo2' is invalid; expected one of"),
+        (
+            {"agents": [{"name": "ppo", "hyperparameters": {"lr": 1}}]},
+            r"agents\[0\]\.hyperparameters: unknown hyperparameter 'lr'",
+        ),
+        ({"agents": [{"seeds": []}]}, r"agents\[0\]\.seeds: \[\] is invalid; expected a non-empty"),
+        ({"baselines": [{"name": "min_var"}]}, r"'min_var' is invalid; expected one of .*did you"),
+        ({"baselines": [{}, {}]}, r"labels: \['1/N'\] is invalid; expected distinct labels"),
+        ({"baselines": []}, r"at least one agent or baseline"),
+        ({"walk_forward": {"train": 0}}, r"walk_forward\.train: 0 is invalid; expected an int"),
+        ({"agents": {"name": "ppo"}}, r"agents: \{'name': 'ppo'\} is invalid; expected a list"),
+    ],
+)
+def test_bad_configs_name_key_value_and_allowed(data, match):
+    with pytest.raises(ConfigError, match=match):
+        load_config(data)
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(ConfigError, match=r"nope\.yaml: config file not found"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("env: [unclosed")
+    with pytest.raises(ConfigError, match=r"bad\.yaml: not valid YAML"):
+        load_config(bad)
+    listy = tmp_path / "list.yaml"
+    listy.write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match=r"expected a mapping of sections, got list"):
+        load_config(listy)
+
+
+def test_name_defaults_to_the_file_stem(tmp_path):
+    path = tmp_path / "my_study.yaml"
+    path.write_text("baselines: [{name: equal_weight}]\n")
+    assert load_config(path).name == "my_study"
