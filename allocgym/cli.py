@@ -98,7 +98,33 @@ def _add_rewards(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_rewards)
 
 
+def _add_run(sub: argparse._SubParsersAction) -> None:
+    from allocgym.experiment import _cli
+
+    p = sub.add_parser(
+        "run",
+        help="run an experiment end to end: features, walk-forward training of the agents, "
+        "backtest beside the baselines, report and TensorBoard (resumes if interrupted)",
+    )
+    _cli.add_arguments(p)
+    p.set_defaults(func=_cli.run)
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    from allocgym.experiment import _cli
+
+    p = sub.add_parser(
+        "train",
+        help="train the agents of an experiment on every walk-forward fold and save them "
+        "(a later `allocgym run` reuses them)",
+    )
+    _cli.add_arguments(p)
+    p.set_defaults(func=_cli.train)
+
+
 _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_run,
+    _add_train,
     _add_data,
     _add_backtest,
     _add_report,

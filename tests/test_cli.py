@@ -34,3 +34,40 @@ def test_data_check_bad_file_prints_one_line_error(tmp_path):
 def test_version():
     out = run_cli("--version")
     assert out.returncode == 0 and out.stdout.startswith("allocgym ")
+
+
+def _tiny_experiment(tmp_path, synthetic_market) -> str:
+    data = tmp_path / "prices.csv"
+    synthetic_market[:560].to_frame().rename_axis("date").to_csv(data)
+    config = tmp_path / "tiny.yaml"
+    config.write_text(
+        f"name: tiny\noutput_dir: {tmp_path / 'runs'}\ndata: {{source: {data}}}\n"
+        "features: {preset: technical, cache: false}\n"
+        "env: {window: 5, rebalance_every: 5, episode_length: 10}\n"
+        "walk_forward: {train: 300, test: 260}\n"
+        "agents:\n  - {name: ppo, label: PPO, timesteps: 32,\n"
+        "     hyperparameters: {n_steps: 16, batch_size: 16, n_epochs: 1}}\n"
+        "baselines: [{name: equal_weight}]\nreport: {n_boot: 20}\n"
+    )
+    return str(config)
+
+
+def test_train_then_run_with_a_tiny_config(tmp_path, synthetic_market):
+    config = _tiny_experiment(tmp_path, synthetic_market)
+    out = run_cli("train", config, "--no-progress")
+    assert out.returncode == 0, out.stderr
+    assert "saved" in out.stdout and "models/PPO" in out.stdout
+    out = run_cli("run", config, "--no-progress")
+    assert out.returncode == 0, out.stderr
+    assert "PPO" in out.stdout and "1/N" in out.stdout and "sharpe" in out.stdout
+    assert (tmp_path / "runs" / "tiny" / "report.md").exists()
+    assert (tmp_path / "runs" / "tiny" / "tensorboard" / "backtest" / "PPO").is_dir()
+
+
+def test_run_with_a_bad_config_is_one_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("env: {cost_bsp: 3}\n")
+    out = run_cli("run", str(bad))
+    assert out.returncode == 1
+    assert "Traceback" not in out.stderr
+    assert "env.cost_bsp: unknown key (did you mean 'cost_bps'?)" in out.stderr
