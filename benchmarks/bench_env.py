@@ -43,16 +43,21 @@ def bare_loop(growth: np.ndarray, actions: np.ndarray, exact: bool) -> Callable[
     noncash = ones.copy()
     noncash[0] = 0.0
 
+    lo, hi, tau = (np.full(n1, v, dtype=np.float32) for v in (-1.0, 1.0, TAU))
+
     def run() -> int:
         pair = np.zeros((2, n1))
         pair[0, 0] = 1.0
         wd, wt = pair[0], pair[1]
+        tmp = np.empty(n1)
+        x = np.empty(n1, dtype=np.float32)
         wealth = 1.0
         for t in range(len(actions)):
-            np.maximum(actions[t], -1.0, out=wt)
-            np.minimum(wt, 1.0, out=wt)
-            wt *= TAU
-            np.exp(wt, out=wt)
+            # the env's primitives: float32 clip and exp, array constants, dot for sums
+            np.maximum(actions[t], lo, out=x)
+            np.minimum(x, hi, out=x)
+            x *= tau
+            np.exp(x, out=wt)
             wt *= 1.0 / wt.dot(ones)
             if exact:  # exact mu: Newton on the piecewise-linear fixed point
                 a, d = pair.dot(inv).tolist()
@@ -60,12 +65,15 @@ def bare_loop(growth: np.ndarray, actions: np.ndarray, exact: bool) -> Callable[
                 while True:
                     s_d, s_t = pair.dot(k * sell).tolist()
                     mu = (a - s_d) / (d - s_t)
-                    new = wd > wt * mu
+                    np.multiply(wt, mu, out=tmp)
+                    new = wd > tmp
                     if not np.count_nonzero(new != sell):
                         break
                     sell = new
             else:
-                mu = 1.0 - c * np.abs(wt - wd).dot(noncash)
+                np.subtract(wt, wd, out=tmp)
+                np.abs(tmp, out=tmp)
+                mu = 1.0 - c * tmp.dot(noncash)
             row = growth[t + 1]
             g = wt.dot(row)
             np.multiply(wt, row, out=wd)

@@ -106,7 +106,15 @@ class SimplexMap:
         if not (math.isfinite(temperature) and 0 < temperature <= 50):
             raise ValueError(f"temperature={temperature!r} is invalid; expected 0 < tau <= 50")
         self.temperature = float(temperature)
-        self._tau32 = np.float32(temperature)
+        self._cache: dict[int, tuple[np.ndarray, ...]] = {}
+
+    def _constants(self, n: int) -> tuple[np.ndarray, ...]:
+        """float32 arrays: -1, +1, tau and a scratch buffer, each of shape (n,)."""
+        c = self._cache.get(n)
+        if c is None:
+            c = tuple(np.full(n, v, dtype=np.float32) for v in (-1.0, 1.0, self.temperature, 0))
+            self._cache[n] = c
+        return c
 
     def __repr__(self) -> str:
         return f"SimplexMap(temperature={self.temperature})"
@@ -128,10 +136,12 @@ class SimplexMap:
     def to_weights(self, action: FloatArray, tradable: FloatArray, out: FloatArray) -> FloatArray:
         a = _check_action(action, out.shape)
         # exp in float32 (3x faster, the action is float32 anyway; the map is defined this
-        # way so single and vectorised envs agree); clip * tau <= 50 cannot overflow
-        x = np.maximum(a, -1.0, dtype=np.float32)
-        np.minimum(x, 1.0, out=x)
-        x *= self._tau32
+        # way so single and vectorised envs agree); clip * tau <= 50 cannot overflow.
+        # Constants are arrays: numpy's scalar handling costs more than the arithmetic.
+        lo, hi, tau, x = self._constants(out.shape[0])
+        np.maximum(a, lo, out=x)
+        np.minimum(x, hi, out=x)
+        x *= tau
         np.exp(x, out=out)
         out *= tradable
         out *= 1.0 / out.dot(tradable)
@@ -139,9 +149,10 @@ class SimplexMap:
 
     def to_weights_batch(self, actions: FloatArray, tradable: FloatArray) -> FloatArray:
         a = _check_batch(actions, tradable.shape)
-        x = np.maximum(a, -1.0, dtype=np.float32)
-        np.minimum(x, 1.0, out=x)
-        x *= self._tau32
+        lo, hi, tau, _ = self._constants(tradable.shape[1])
+        x = np.maximum(a, lo, dtype=np.float32)
+        np.minimum(x, hi, out=x)
+        x *= tau
         e = np.empty(x.shape)
         np.exp(x, out=e)
         e *= tradable

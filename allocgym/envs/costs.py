@@ -226,8 +226,8 @@ class CostModel:
             s_d, s_t = pair.dot(co.k * sell).tolist()
             mu = (a - s_d) / (d - s_t)
             np.multiply(wt, mu, out=diff)
+            new_sell = wd > diff
             diff -= wd
-            new_sell = diff < 0.0
             if not np.count_nonzero(new_sell != sell):
                 break
             sell = new_sell

@@ -353,11 +353,9 @@ class PortfolioEnv(gym.Env):
             self._peak = wealth
         if self._recorder is not None:
             if paths is None:
-                rec = self._recorder
-                i = rec.n
-                rec.rows[i] = (t1, g - 1.0, growth - 1.0, 1.0 - mu, turnover, wealth, 1.0)
-                rec.weights[i] = wd
-                rec.n = i + 1
+                rows = self._recorder.rows
+                self._recorder.weights[len(rows)] = wd
+                rows.append((t1, g - 1.0, growth - 1.0, 1.0 - mu, turnover, wealth, 1.0))
             else:
                 self._record_period(t, t1, mu, turnover, paths, w0)
         self.t = t1
@@ -393,18 +391,23 @@ class PortfolioEnv(gym.Env):
         values = paths.sum(axis=1)
         ratio = values.copy()
         ratio[1:] /= values[:-1]
-        rows = rec.rows[i : i + n]
-        rows[:, rec.INDEX] = np.arange(t + 1, t1 + 1)
-        rows[:, rec.GROSS] = ratio - 1.0
-        ratio[0] *= mu
-        rows[:, rec.NET] = ratio - 1.0
-        rows[:, rec.COST] = 0.0
-        rows[:, rec.TURNOVER] = 0.0
-        rows[:, rec.WEALTH] = (w0 * mu) * values
-        rows[:, rec.TRADED] = 0.0
-        rows[0, [rec.COST, rec.TURNOVER, rec.TRADED]] = (1.0 - mu, turnover, 1.0)
+        net = ratio.copy()
+        net[0] *= mu
+        wealth = (w0 * mu) * values
         rec.weights[i : i + n] = paths / values[:, None]
-        rec.n = i + n
+        for j in range(n):
+            first = j == 0
+            rec.rows.append(
+                (
+                    t + 1 + j,
+                    ratio[j] - 1.0,
+                    net[j] - 1.0,
+                    1.0 - mu if first else 0.0,
+                    turnover if first else 0.0,
+                    wealth[j],
+                    1.0 if first else 0.0,
+                )
+            )
 
     def _observation(self, t: int) -> Any:
         obs = self._table[t - self._data.lo].copy()

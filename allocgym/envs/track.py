@@ -76,37 +76,39 @@ class Track:
 
 
 class _Recorder:
-    """Preallocated per-day arrays the environment fills during an episode.
+    """Per-day records of an episode, filled by the environment's step.
 
-    ``rows[j]`` holds (date index, gross return, net return, cost, turnover, wealth,
-    traded) so that recording one day is a single row assignment.
+    ``rows`` holds one tuple (date index, gross return, net return, cost, turnover,
+    wealth, traded) per day (appending a tuple is ~20x cheaper than writing a numpy row);
+    ``weights`` is a preallocated array of end-of-day weights.
     """
 
-    INDEX, GROSS, NET, COST, TURNOVER, WEALTH, TRADED = range(7)
-
     def __init__(self, capacity: int, n_assets: int) -> None:
-        self.rows = np.zeros((capacity, 7))
+        self.rows: list[tuple[float, ...]] = []
         self.weights = np.zeros((capacity, n_assets + 1))
-        self.n = 0
         self.initial_wealth = 1.0
 
+    @property
+    def n(self) -> int:
+        return len(self.rows)
+
     def clear(self, initial_wealth: float) -> None:
-        self.n = 0
+        self.rows = []
         self.initial_wealth = initial_wealth
 
     def track(self, dates: pd.DatetimeIndex, assets: tuple[str, ...]) -> Track:
-        n = self.n
-        rows = self.rows[:n]
-        index: IntArray = rows[:, self.INDEX].astype(np.int64)
+        n = len(self.rows)
+        rows = np.array(self.rows, dtype=np.float64).reshape(n, 7)
+        index: IntArray = rows[:, 0].astype(np.int64)
         return Track(
             dates=dates[index],
-            net_returns=rows[:, self.NET].copy(),
-            gross_returns=rows[:, self.GROSS].copy(),
-            costs=rows[:, self.COST].copy(),
-            turnover=rows[:, self.TURNOVER].copy(),
+            net_returns=rows[:, 2].copy(),
+            gross_returns=rows[:, 1].copy(),
+            costs=rows[:, 3].copy(),
+            turnover=rows[:, 4].copy(),
             weights=self.weights[:n].copy(),
-            wealth=rows[:, self.WEALTH].copy(),
-            traded=rows[:, self.TRADED] > 0.5,
+            wealth=rows[:, 5].copy(),
+            traded=rows[:, 6] > 0.5,
             assets=assets,
             initial_wealth=self.initial_wealth,
         )
