@@ -34,8 +34,13 @@ TAU = 5.0
 COST_BPS = 10.0
 
 
-def bare_loop(growth: np.ndarray, actions: np.ndarray, exact: bool) -> Callable[[], int]:
-    """A minimal loop: action -> weights, cost, return, drift, wealth. No env machinery."""
+def bare_loop(
+    growth: np.ndarray, tradable: np.ndarray, actions: np.ndarray, exact: bool
+) -> Callable[[], int]:
+    """A minimal loop: action -> weights over tradable assets, cost, return, drift, wealth.
+
+    No validation, observation, reward, info or record.
+    """
     n1 = growth.shape[1]
     c = COST_BPS * 1e-4
     inv, k = CostModel(COST_BPS).coefficients(n1 - 1)
@@ -58,7 +63,9 @@ def bare_loop(growth: np.ndarray, actions: np.ndarray, exact: bool) -> Callable[
             np.minimum(x, hi, out=x)
             x *= tau
             np.exp(x, out=wt)
-            wt *= 1.0 / wt.dot(ones)
+            row = tradable[t]
+            wt *= row
+            wt *= 1.0 / wt.dot(row)
             if exact:  # exact mu: Newton on the piecewise-linear fixed point
                 a, d = pair.dot(inv).tolist()
                 sell = wd > wt
@@ -136,10 +143,10 @@ def main() -> None:
     rng = np.random.default_rng(0)
     n = min(args.steps, market.n_dates - env.t - 1)
     actions = rng.uniform(-1, 1, size=(n, market.n_assets + 1)).astype(np.float32)
-    growth = env._data.growth[env.t :]
+    growth, tradable = env._data.growth[env.t :], env._data.tradable[env.t :]
     contenders = {
-        "bare numpy loop, exact mu": bare_loop(growth, actions, exact=True),
-        "bare numpy loop, c*turnover": bare_loop(growth, actions, exact=False),
+        "bare numpy loop, exact mu": bare_loop(growth, tradable, actions, exact=True),
+        "bare numpy loop, c*turnover": bare_loop(growth, tradable, actions, exact=False),
         "PortfolioEnv.step": env_loop(env, actions),
         "gymnasium.make(...).step": env_loop(wrapped, actions),
     }

@@ -204,7 +204,7 @@ class CostModel:
         preallocated buffers. If ``trade`` (shape (n_assets + 1,)) is given it receives
         ``mu * w_after - w_before``, the trade as a fraction of pre-trade wealth.
         """
-        co = self._coefficients(pair.shape[1] - 1)
+        co = self._cache.get(pair.shape[1] - 1) or self._coefficients(pair.shape[1] - 1)
         wd = pair[0]
         wt = pair[1]
         diff = np.empty_like(wd) if trade is None else trade

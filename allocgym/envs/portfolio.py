@@ -19,6 +19,7 @@ dated ``<= t`` only (see :mod:`allocgym.envs.observation`).
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -35,6 +36,9 @@ from allocgym.envs.track import Track, _Recorder
 from allocgym.exceptions import DataError
 
 __all__ = ["PortfolioEnv", "validate_target_weights"]
+
+# StepRecord without the Python-level NamedTuple.__new__ (it is built on every step)
+_new_record = functools.partial(tuple.__new__, StepRecord)
 
 
 def validate_target_weights(
@@ -212,6 +216,7 @@ class PortfolioEnv(gym.Env):
         flat_space = data.obs.flat_space()
         self.observation_space = data.obs.dict_space() if self.dict_obs else flat_space
         self._dates64 = data.market.dates.values
+        self._date_list = list(self._dates64)  # indexing a list is 30x cheaper
         self._table = data.obs.table
         self._w_slice = data.obs.layout.slices["weights"]
         self._asset_ones = np.ones(n_assets + 1)
@@ -220,6 +225,12 @@ class PortfolioEnv(gym.Env):
         self._pair = np.zeros((2, n_assets + 1))
         self._pair[0, 0] = 1.0
         self._trade = np.zeros(n_assets + 1)
+        self._wd, self._wt = self._pair[0], self._pair[1]
+        self._growth, self._tradable, self._sigma = data.growth, data.tradable, data.sigma
+        self._solve = data.cost_model.solve
+        self._to_weights = data.action_map.to_weights
+        self._lo = data.lo
+        self._plain_obs = data.action_map.long_only and not self.dict_obs
         self._recorder = _Recorder(data.hi - data.lo + 1, n_assets) if record else None
         self.t = data.lo
         self.wealth = self.initial_wealth
@@ -300,8 +311,10 @@ class PortfolioEnv(gym.Env):
 
     def step(self, action: npt.ArrayLike) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         """Trade to the weights of ``action`` at the close of ``t``, hold, observe."""
-        self._check_running()
-        self.action_map.to_weights(action, self._data.tradable[self.t], self._pair[1])
+        t = self.t
+        if t >= self._end:
+            self._check_running()
+        self._to_weights(action, self._tradable[t], self._wt)
         return self._advance()
 
     def step_weights(
@@ -322,29 +335,34 @@ class PortfolioEnv(gym.Env):
         )
         return self._advance()
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._wd, self._wt = self._pair[0], self._pair[1]  # views, not pickled copies
+
     # ------------------------------------------------------------------ internals
     def _check_running(self) -> None:
         if self.t >= self._end:
             raise RuntimeError("the episode is over (truncated or terminated); call reset()")
 
     def _advance(self) -> tuple[Any, float, bool, bool, dict[str, Any]]:
-        data, pair, t = self._data, self._pair, self.t
-        wd, wt = pair[0], pair[1]
-        before = wd.copy()
+        # the hot path: attributes are bound in __init__, numpy only on small arrays
+        pair, t, wd, wt = self._pair, self.t, self._wd, self._wt
+        snapshot = pair.copy()  # one copy for the weights before and after the trade
+        before, after = snapshot[0], snapshot[1]
         trade = self._trade
-        mu = self.cost_model.solve(pair, None if data.sigma is None else data.sigma[t], trade)
+        mu = self._solve(pair, None if self._sigma is None else self._sigma[t], trade)
         np.abs(trade, out=trade)
         turnover = float(trade.dot(self._asset_ones))
         t1 = min(t + self.rebalance_every, self._end)
         w0 = self.wealth
         if t1 == t + 1:
-            row = data.growth[t1]
+            row = self._growth[t1]
             g = float(wt.dot(row))
             np.multiply(wt, row, out=wd)
             wd *= 1.0 / g
             paths = None
         else:
-            paths = wt * np.cumprod(data.growth[t + 1 : t1 + 1], axis=0)  # (n_days, n+1)
+            paths = wt * np.cumprod(self._growth[t + 1 : t1 + 1], axis=0)  # (n_days, n+1)
             g = float(paths[-1].sum())
             np.divide(paths[-1], g, out=wd)
         growth = mu * g
@@ -361,14 +379,14 @@ class PortfolioEnv(gym.Env):
         self.t = t1
         self._n_steps += 1
         terminated = not wealth > 0.0
-        record = StepRecord(
+        record = _new_record((
             t, t1 - t, g - 1.0, growth - 1.0, math.log(growth) if growth > 0 else -math.inf,
-            1.0 - mu, turnover, before, wt.copy(), wealth, self._peak, 1.0 - wealth / self._peak,
-        )  # fmt: skip
+            1.0 - mu, turnover, before, after, wealth, self._peak, 1.0 - wealth / self._peak,
+        ))  # fmt: skip
         reward = float(self.reward_fn(record))
         components = getattr(self.reward_fn, "components", None)
         info = {
-            "date": self._dates64[t],
+            "date": self._date_list[t],
             "wealth": wealth,
             "weights_before": before,
             "weights_after": record.weights,
@@ -381,7 +399,12 @@ class PortfolioEnv(gym.Env):
         truncated = t1 >= self._end and not terminated
         if terminated:
             self._end = t1
-        return self._observation(t1), reward, terminated, truncated, info
+        if self._plain_obs:
+            obs = self._table[t1 - self._lo].copy()
+            obs[self._w_slice] = wd
+        else:
+            obs = self._observation(t1)
+        return obs, reward, terminated, truncated, info
 
     def _record_period(
         self, t: int, t1: int, mu: float, turnover: float, paths: FloatArray, w0: float
