@@ -89,14 +89,15 @@ class RegimeConfig:
     vol_window : int
         Days in the realised-volatility input of the HMM.
     n_restarts : int
-        Baum-Welch restarts (different seeds); the best log-likelihood wins.
+        Baum-Welch restarts (the first from volatility quantiles, the others from
+        k-means with seeds ``seed + j``); the best log-likelihood wins.
     n_iter : int
         Maximum EM iterations per restart.
     """
 
     n_states: int = 3
     vol_window: int = 5
-    n_restarts: int = 3
+    n_restarts: int = 4
     n_iter: int = 100
 
     def __post_init__(self) -> None:
@@ -136,8 +137,8 @@ class LSTMConfig:
         Early stopping on the validation tail: stop after ``patience`` epochs without
         improvement and keep the best weights.
     batch_size, max_samples : int
-        Mini-batch size; training samples are capped at ``max_samples`` (the most
-        recent ones are kept).
+        Mini-batch size; training samples are capped at ``max_samples`` (a seeded
+        random subsample of the training window, kept in time order).
     lr, weight_decay : float
         Adam learning rate and L2 penalty.
     huber_delta : float
@@ -147,7 +148,9 @@ class LSTMConfig:
     train_window : int
         Most recent days of the training window used to build samples.
     threads : int
-        ``torch.set_num_threads`` during fit and predict (restored afterwards).
+        ``torch.set_num_threads`` during fit and predict (restored afterwards). One
+        thread is the default: this small network gains little from more, and on a
+        shared machine oversubscribed torch threads slow training down several-fold.
     """
 
     window: int = 30
@@ -165,7 +168,7 @@ class LSTMConfig:
     huber_delta: float = 1.0
     val_fraction: float = 0.2
     train_window: int = 1260
-    threads: int = 2
+    threads: int = 1
 
     def __post_init__(self) -> None:
         for name in ("window", "horizon", "hidden", "num_layers", "max_epochs", "patience",

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from allocgym._typing import FloatArray
 from allocgym.data import MarketData
@@ -82,13 +83,16 @@ def walk_forward(
     if probe.level == "asset":
         shape = (market.n_dates, market.n_assets, n_features)
     out = np.full(shape, np.nan)
-    for r in refit_dates(market.n_dates, min_train, refit_every):
-        stop = min(r + refit_every, market.n_dates)
-        lo = 0 if train_window is None else max(0, r - train_window)
-        # The predictor never receives rows at or after `stop`.
-        visible = market[:stop]
-        predictor = make().fit(visible, until=r - 1, start=lo)
-        out[r:stop] = predictor.predict(visible, r, stop)
-        if on_refit is not None:
-            on_refit(predictor)
+    # The fits solve many tiny linear systems: multi-threaded BLAS only adds overhead
+    # (and stalls badly on a shared machine), so it runs single-threaded here.
+    with threadpool_limits(limits=1):
+        for r in refit_dates(market.n_dates, min_train, refit_every):
+            stop = min(r + refit_every, market.n_dates)
+            lo = 0 if train_window is None else max(0, r - train_window)
+            # The predictor never receives rows at or after `stop`.
+            visible = market[:stop]
+            predictor = make().fit(visible, until=r - 1, start=lo)
+            out[r:stop] = predictor.predict(visible, r, stop)
+            if on_refit is not None:
+                on_refit(predictor)
     return out

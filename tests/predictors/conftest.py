@@ -24,6 +24,11 @@ def perturb_after(market: MarketData, t: int, seed: int = 1) -> tuple[MarketData
     return base, changed
 
 
+def first_assets(market: MarketData, n: int = 4) -> MarketData:
+    """The first n assets of ``market`` (keeps the slow tests fast)."""
+    return MarketData.from_prices(market.prices[:, :n], market.dates, market.assets[:n])
+
+
 def assert_identical_until(a: np.ndarray, b: np.ndarray, t: int) -> None:
     """Rows 0..t of a and b are bit-identical (NaN where NaN)."""
     a, b = np.asarray(a)[: t + 1], np.asarray(b)[: t + 1]

@@ -10,12 +10,15 @@ from allocgym.predictors import (
     PRESETS,
     FeatureConfig,
     FeaturePanel,
+    GarchConfig,
+    LSTMConfig,
+    RegimeConfig,
     build_features,
     cache_key,
     default_cache_dir,
     resolve_config,
 )
-from tests.predictors.conftest import assert_identical_until, perturb_after
+from tests.predictors.conftest import assert_identical_until, first_assets, perturb_after
 
 
 def test_technical_preset_panel(synthetic_market):
@@ -101,3 +104,37 @@ def test_config_resolution_and_errors():
         resolve_config({"lstm": {"hiden": 3}})
     with pytest.raises(TypeError, match="market must be a MarketData"):
         build_features("prices.csv", "technical", cache_dir=False)
+
+
+SMALL = FeatureConfig(
+    garch=GarchConfig(min_obs=100),
+    regime=RegimeConfig(n_restarts=1, n_iter=30),
+    lstm=LSTMConfig(
+        window=10, hidden=8, max_epochs=1, batch_size=64, max_samples=512, train_window=300
+    ),
+    min_train=300,
+    refit_every=150,
+    train_window=400,
+)
+
+
+@pytest.mark.filterwarnings("ignore::allocgym.predictors.garch.GarchFallbackWarning")
+@pytest.mark.parametrize("which", ["synthetic", "embedded"])
+def test_full_panel_point_in_time(which, synthetic_market, embedded_slice):
+    market = first_assets(synthetic_market if which == "synthetic" else embedded_slice)
+    t = 520
+    base, changed = perturb_after(market, t)
+    a = build_features(base, SMALL, cache_dir=False, progress=False)
+    b = build_features(changed, SMALL, cache_dir=False, progress=False)
+    assert a.feature_names[-3:] == ("garch_vol", "garch_vol_21d", "lstm_forecast")
+    assert a.market_feature_names == ("regime_p0", "regime_p1", "regime_p2")
+    assert_identical_until(a.values, b.values, t)
+    assert_identical_until(a.market_values, b.market_values, t)
+    np.testing.assert_array_equal(a.available[: t + 1], b.available[: t + 1])
+    # Predictor features are unknown before the first refit, known after it.
+    assert np.isnan(a.feature("lstm_forecast")[:300]).all()
+    assert np.isnan(a.market_values[:300]).all() and np.isfinite(a.market_values[300:]).all()
+    assert a.available[300:].all() and not a.available[:300].any()
+    assert a.diagnostics["refits"] == len(range(300, market.n_dates, 150))
+    assert a.diagnostics["garch_fallbacks"] >= 0
+    assert not np.allclose(a.values[t + 1 :], b.values[t + 1 :])
