@@ -122,6 +122,12 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cli.train)
 
 
+def _add_predictors(sub: argparse._SubParsersAction) -> None:
+    from allocgym.predictors import _cli
+
+    _cli.add_parser(sub)
+
+
 _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_run,
     _add_train,
@@ -129,6 +135,7 @@ _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_backtest,
     _add_report,
     _add_rewards,
+    _add_predictors,
 ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -13,6 +14,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from allocgym.data import MarketData
+from allocgym.exceptions import AllocgymWarning
 from allocgym.predictors.cache import cache_key, default_cache_dir, load_panel, save_panel
 from allocgym.predictors.config import FeatureConfig, resolve_config
 from allocgym.predictors.panel import FeaturePanel
@@ -49,10 +51,17 @@ def _compute(market: MarketData, config: FeatureConfig, progress: bool) -> Featu
     asset_names = list(technical.feature_names_for(market))
     market_blocks: list[np.ndarray] = []
     market_names: list[str] = []
-    diagnostics: dict[str, Any] = {"seconds": {}}
     stages = _stages(config)
     n_refits = len(refit_dates(market.n_dates, config.min_train, config.refit_every))
-    diagnostics["refits"] = n_refits
+    if stages and n_refits == 0:
+        warnings.warn(
+            f"{market.source}: {market.n_dates} rows, not more than min_train="
+            f"{config.min_train}: no predictor is ever fit and their features are all NaN; "
+            "supply more history or lower min_train",
+            AllocgymWarning,
+            stacklevel=3,
+        )
+    diagnostics: dict[str, Any] = {"seconds": {}, "refits": n_refits} if stages else {}
     bar = tqdm(
         total=max(1, n_refits * len(stages)),
         desc="features",

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import allocgym.predictors.build as build_module
-from allocgym.exceptions import ConfigError
+from allocgym.exceptions import AllocgymWarning, ConfigError
 from allocgym.predictors import (
     CACHE_ENV_VAR,
     PRESETS,
@@ -138,3 +138,11 @@ def test_full_panel_point_in_time(which, synthetic_market, embedded_slice):
     assert a.diagnostics["refits"] == len(range(300, market.n_dates, 150))
     assert a.diagnostics["garch_fallbacks"] >= 0
     assert not np.allclose(a.values[t + 1 :], b.values[t + 1 :])
+
+
+def test_too_short_market_warns_and_leaves_predictors_nan(synthetic_market):
+    short = synthetic_market[:200]
+    with pytest.warns(AllocgymWarning, match="min_train=504"):
+        panel = build_features(short, "standard", cache_dir=False, progress=False)
+    assert np.isnan(panel.feature("garch_vol")).all() and np.isnan(panel.market_values).all()
+    assert not panel.available.any()
