@@ -124,7 +124,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 rounds instead of 7")
     parser.add_argument("--steps", type=int, default=5000, help="single-env steps per round")
-    parser.add_argument("--batch", type=int, nargs="+", default=[1024, 4096])
+    parser.add_argument("--batch", type=int, nargs="+", default=[512, 1024, 4096])
     args = parser.parse_args()
     rounds = 3 if args.quick else 7
 

@@ -31,6 +31,7 @@ from allocgym._typing import FloatArray
 from allocgym.envs._setup import EnvData, FeaturesLike, MarketLike, prepare
 from allocgym.envs.actions import ActionMap
 from allocgym.envs.costs import CostModel
+from allocgym.envs.observation import ObservationLayout
 from allocgym.envs.rewards import RewardFn, StepRecord, get_reward
 from allocgym.envs.track import Track, _Recorder
 from allocgym.exceptions import DataError
@@ -253,6 +254,15 @@ class PortfolioEnv(gym.Env):
     def tradable(self) -> FloatArray:
         """1.0 for cash and for assets that trade at the current date, else 0.0."""
         return self._data.tradable[self.t].copy()
+
+    @property
+    def observation_layout(self) -> ObservationLayout:
+        """Positions (``slices``) and shapes of the observation parts."""
+        return self._data.obs.layout
+
+    def observation(self) -> Any:
+        """The observation at the current decision date (what reset/step returned)."""
+        return self._observation(self.t)
 
     def action_to_weights(self, action: npt.ArrayLike) -> FloatArray:
         """Target weights (shape (n_assets + 1,), index 0 = cash) the env would trade to."""

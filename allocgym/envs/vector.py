@@ -32,6 +32,7 @@ from allocgym._typing import BoolArray, FloatArray
 from allocgym.envs._setup import EnvData, FeaturesLike, MarketLike, prepare
 from allocgym.envs.actions import ActionMap
 from allocgym.envs.costs import CostModel
+from allocgym.envs.observation import ObservationLayout
 from allocgym.envs.rewards import RewardFn, StepRecord, get_reward
 from allocgym.exceptions import DataError
 
@@ -127,6 +128,11 @@ class PortfolioVecEnv(VecEnv):
         self._peak = self.wealth.copy()
         self._actions: FloatArray | None = None
         self.last: dict[str, FloatArray] = {}
+
+    @property
+    def observation_layout(self) -> ObservationLayout:
+        """Positions (``slices``) and shapes of the observation parts."""
+        return self._data.obs.layout
 
     # ------------------------------------------------------------------ SB3 VecEnv API
     def reset(self) -> VecEnvObs:
@@ -254,8 +260,7 @@ class PortfolioVecEnv(VecEnv):
         growth = mu * g
         self.wealth = wealth = self.wealth * growth
         self._peak = peak = np.maximum(self._peak, wealth)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            log_ret = np.log(growth)
+        log_ret = np.log(np.maximum(growth, 1e-300))  # finite even if wealth is wiped out
         record = StepRecord(
             t, t1 - t, g - 1.0, growth - 1.0, log_ret, cost, turnover, before, target,
             wealth, peak, 1.0 - wealth / peak,

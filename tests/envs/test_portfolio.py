@@ -224,6 +224,10 @@ def test_dict_observation_matches_flat(small_market, small_panel):
     assert set(o_dict) == {"features", "market", "returns", "mask", "weights"}
     assert o_dict["features"].shape == (5, 2) and o_dict["returns"].shape == (5, 30)
     np.testing.assert_array_equal(np.concatenate([v.ravel() for v in o_dict.values()]), o_flat)
+    layout = flat.observation_layout
+    assert layout.size == o_flat.size and layout.n_assets == 5
+    np.testing.assert_array_equal(o_flat[layout.slices["returns"]], o_dict["returns"].ravel())
+    np.testing.assert_array_equal(flat.observation(), o_flat)
     assert o_dict["weights"][0] == 1.0  # starts in cash
 
 
