@@ -198,6 +198,7 @@ class PortfolioEnv(gym.Env):
         self.market, self.features = data.market, data.panel
         self.cost_model, self.action_map = data.cost_model, data.action_map
         self.reward_fn: RewardFn = get_reward(reward, **(reward_kwargs or {}))
+        self._reward_key = str(getattr(self.reward_fn, "name", "reward"))
         self.rebalance_every = data.rebalance_every
         self.random_start = bool(random_start)
         self.episode_length = episode_length
@@ -237,7 +238,6 @@ class PortfolioEnv(gym.Env):
         self.wealth = self.initial_wealth
         self._peak = self.wealth
         self._end = data.hi
-        self._n_steps = 0
 
     # ------------------------------------------------------------------ public state
     @property
@@ -301,7 +301,6 @@ class PortfolioEnv(gym.Env):
         if not (math.isfinite(self.wealth) and self.wealth > 0):
             raise ValueError(f"options['wealth']={self.wealth!r} is invalid; expected > 0")
         self._peak = self.wealth
-        self._n_steps = 0
         if "weights" in options:
             validate_target_weights(
                 options["weights"],
@@ -387,7 +386,6 @@ class PortfolioEnv(gym.Env):
             else:
                 self._record_period(t, t1, mu, turnover, paths, w0)
         self.t = t1
-        self._n_steps += 1
         terminated = not wealth > 0.0
         record = _new_record((
             t, t1 - t, g - 1.0, growth - 1.0, math.log(growth) if growth > 0 else -math.inf,
@@ -404,7 +402,7 @@ class PortfolioEnv(gym.Env):
             "cost": 1.0 - mu,
             "gross_return": g - 1.0,
             "net_return": growth - 1.0,
-            "reward_components": dict(components) if components else {"reward": reward},
+            "reward_components": dict(components) if components else {self._reward_key: reward},
         }
         truncated = t1 >= self._end and not terminated
         if terminated:

@@ -18,19 +18,15 @@ class, ``"package.module:function"``, ``"path/to/file.py:function"``, or a mappi
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import importlib.util
 import inspect
 import math
-import sys
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
 from allocgym._typing import BoolArray, FloatArray
+from allocgym.envs._imports import load_attribute
 
 __all__ = [
     "DifferentialSharpe",
@@ -356,7 +352,7 @@ class _ExternalReward:
 
     def __init__(self, spec: str, kwargs: dict[str, Any]) -> None:
         self.spec, self.kwargs = spec, kwargs
-        self.inner = _as_reward(_load_attribute(spec), kwargs, spec)
+        self.inner = _as_reward(load_attribute(spec), kwargs, spec)
         self.name = spec
 
     def __call__(self, record: StepRecord) -> Number:
@@ -431,36 +427,6 @@ def register_reward(
 def list_rewards() -> dict[str, str]:
     """Registered reward names and their one-line descriptions, sorted by name."""
     return {name: _REGISTRY[name][1] for name in sorted(_REGISTRY)}
-
-
-def _load_attribute(spec: str) -> Any:
-    target, _, attr = spec.rpartition(":")
-    if not target or not attr:
-        raise ValueError(f"reward={spec!r}: expected 'module:function' or 'path/file.py:function'")
-    if target.endswith(".py"):
-        path = Path(target).expanduser().resolve()
-        if not path.is_file():
-            raise FileNotFoundError(f"reward={spec!r}: file {path} does not exist")
-        mod_name = f"_allocgym_user_{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
-        module = sys.modules.get(mod_name)
-        if module is None:
-            loader_spec = importlib.util.spec_from_file_location(mod_name, path)
-            if loader_spec is None or loader_spec.loader is None:
-                raise ValueError(f"reward={spec!r}: cannot import {path}")
-            module = importlib.util.module_from_spec(loader_spec)
-            sys.modules[mod_name] = module
-            loader_spec.loader.exec_module(module)
-    else:
-        try:
-            module = importlib.import_module(target)
-        except ImportError as exc:
-            raise ValueError(
-                f"reward={spec!r}: cannot import module {target!r} ({exc}); is it on sys.path?"
-            ) from exc
-    try:
-        return getattr(module, attr)
-    except AttributeError:
-        raise ValueError(f"reward={spec!r}: module {target!r} has no attribute {attr!r}") from None
 
 
 def _as_reward(obj: Any, kwargs: dict[str, Any], label: str) -> RewardFn:

@@ -242,6 +242,9 @@ def test_info_has_everything(small_market):
     np.testing.assert_allclose(info["weights_after"], 1 / 6)
     assert info["turnover"] == pytest.approx(5 / 6 * (1 - info["cost"]), rel=1e-12)
     assert set(info["reward_components"]) == {"return", "risk_penalty"}
+    plain = PortfolioEnv(small_market, features=False)
+    plain.reset()
+    assert plain.step(np.zeros(6))[-1]["reward_components"].keys() == {"log_return"}
 
 
 def test_episode_truncates_at_end_and_refuses_more_steps(small_market):
