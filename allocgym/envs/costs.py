@@ -345,7 +345,10 @@ class CostModel:
         np.multiply(wt, mu[:, None], out=diff)
         diff -= wd
         new_sell = diff < 0.0
-        rows = np.flatnonzero((new_sell != sell).any(axis=1))
+        changed = new_sell != sell
+        if not changed.any():  # the common case: one Newton step was exact everywhere
+            return mu
+        rows = np.flatnonzero(changed.any(axis=1))
         for _ in range(2 * wd.shape[1] + 2):
             if not rows.size:
                 break

@@ -231,7 +231,7 @@ class PortfolioVecEnv(VecEnv):
         data, t = self._data, self.t
         if (t >= self._end).any():
             raise RuntimeError("a portfolio's episode is over; call reset()")
-        tradable = data.tradable[t]
+        tradable = np.take(data.tradable, t, axis=0)  # np.take: 2x faster than fancy indexing
         if target is None:
             target = self.action_map.to_weights_batch(actions, tradable)
         else:
@@ -248,12 +248,12 @@ class PortfolioVecEnv(VecEnv):
         k = self.rebalance_every
         if k == 1:
             t1 = t + 1
-            held = target * data.growth[t1]
+            held = target * np.take(data.growth, t1, axis=0)
         else:
             t1 = np.minimum(t + k, self._end)
             days = t[:, None] + np.arange(1, k + 1)
             days[days > t1[:, None]] = len(data.growth) - 1  # the all-ones padding row
-            held = target * data.growth[days].prod(axis=1)
+            held = target * np.take(data.growth, days, axis=0).prod(axis=1)
         g = held.dot(self._ones)
         held *= (1.0 / g)[:, None]
         self.weights = held
