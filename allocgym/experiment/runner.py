@@ -29,7 +29,7 @@ __all__ = ["build_policies", "run_experiment"]
 
 _TABLE_COLUMNS = (
     "kind", "ann_return", "ann_volatility", "sharpe", "max_drawdown", "win_rate",
-    "information_ratio", "turnover", "total_cost", "lw_p_value", "dsr",
+    "information_ratio", "turnover", "total_costs", "lw_p_value", "dsr",
 )  # fmt: skip
 
 
