@@ -25,7 +25,7 @@ __all__ = ["CACHE_ENV_VAR", "cache_key", "default_cache_dir", "load_panel", "sav
 
 CACHE_ENV_VAR = "ALLOCGYM_CACHE_DIR"
 # Bump when the features or the file layout change, so stale panels are not reused.
-_FORMAT_VERSION = "1"
+_FORMAT_VERSION = "2"
 
 
 def default_cache_dir() -> Path:

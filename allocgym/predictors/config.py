@@ -59,6 +59,10 @@ class GarchConfig:
         RiskMetrics decay of the EWMA fallback used when a fit fails.
     min_obs : int
         Fewest finite returns in the training window needed to fit an asset.
+    variance_floor : float
+        Forecast variances are floored at this fraction of the training window's
+        mean squared return. Stale prices (long runs of zero returns, as in thinly
+        traded early data) otherwise drive GARCH and EWMA variances towards 0.
     """
 
     kind: Literal["garch", "gjr", "egarch"] = "garch"
@@ -66,6 +70,7 @@ class GarchConfig:
     horizon: int = 21
     ewma_lambda: float = 0.94
     min_obs: int = 250
+    variance_floor: float = 0.01
 
     def __post_init__(self) -> None:
         _require(self.kind in ("garch", "gjr", "egarch"), "garch.kind", self.kind,
@@ -76,6 +81,8 @@ class GarchConfig:
         _require(0.0 < self.ewma_lambda < 1.0, "garch.ewma_lambda", self.ewma_lambda,
                  "0 < lambda < 1")  # fmt: skip
         _positive_int("garch.min_obs", self.min_obs, 50)
+        _require(0.0 <= self.variance_floor < 1.0, "garch.variance_floor", self.variance_floor,
+                 "0 <= variance_floor < 1")  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,12 @@ Features at row t (raw daily units, not annualised):
 
 When the persistence is 1 (an integrated fit, on the boundary) the h-day average
 equals the one-step variance. A fit that raises, does not converge or returns an
-explosive model (persistence > 1) falls back to
+explosive model (persistence > 1), or a degenerate one (Student-t degrees of freedom
+<= 2.1, ``|mu|`` above the sample standard deviation, last variance over 1000 times
+the mean squared return; typical of stale prices) falls back to
 RiskMetrics EWMA (J.P. Morgan 1996) ``s2_{t+1} = lam s2_t + (1 - lam) (100 r_t)^2``,
-with a :class:`GarchFallbackWarning`; the count is ``n_fallbacks_``.
+with a :class:`GarchFallbackWarning`; the count is ``n_fallbacks_``. Variances are
+floored at ``variance_floor`` times the training window's mean squared return.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ _ABS_MEAN = np.sqrt(2.0 / np.pi)  # E|z| for a standard normal, as in arch's EGA
 # arch keeps persistence < 1 up to its optimiser's tolerance; a fit on that boundary
 # (integrated GARCH) is valid, it just has no long-run level to revert to.
 _TOL = 1e-6
+_MIN_NU = 2.1
+_MAX_VARIANCE_RATIO = 1000.0
 
 
 class GarchFallbackWarning(AllocgymWarning):
@@ -115,6 +120,7 @@ class GarchVolatility:
         self.fallback_ = np.zeros(n, dtype=bool)
         self.last_var_ = np.full(n, np.nan)
         self.last_resid_ = np.full(n, np.nan)
+        self.floor_ = np.full(n, np.nan)
         returns = np.asarray(market.returns[start : until + 1]) * _SCALE
         for i in range(n):
             r = returns[:, i]
@@ -123,6 +129,7 @@ class GarchVolatility:
                 continue
             # Prices never stop once they start, so the finite returns are the tail.
             r = r[int(np.argmax(finite)) :]
+            self.floor_[i] = cfg.variance_floor * float(np.mean(r**2))
             fitted = self._fit_asset(r, i, params)
             if not fitted:
                 self._ewma_asset(r, i, params)
@@ -159,6 +166,12 @@ class GarchVolatility:
             and all(np.isfinite(v) for v in values.values())
             and np.isfinite(s[-1])
             and s[-1] > 0
+            # Degenerate optima (typically stale prices, mostly zero returns): Student-t
+            # degrees of freedom on arch's lower bound, a mean far outside the data, or
+            # a variance path that has left the scale of the returns.
+            and p.get("nu", np.inf) > _MIN_NU
+            and abs(values["mu"]) <= np.std(r)
+            and s[-1] ** 2 <= _MAX_VARIANCE_RATIO * np.mean(r**2)
         )
         if ok and self._config.kind == "egarch":
             ok = abs(values["beta"]) <= 1 + _TOL
@@ -199,10 +212,10 @@ class GarchVolatility:
         out = np.full((stop - start, market.n_assets, 2), np.nan)
         with np.errstate(invalid="ignore"):
             for k, t in enumerate(range(self.until_ + 1, stop)):
-                s2 = _step(e, s2, p, self.egarch_)  # variance of the return at t
+                s2 = np.fmax(_step(e, s2, p, self.egarch_), self.floor_)  # variance at t
                 e = returns[k] - p["mu"]
                 if t >= start:
-                    nxt = _step(e, s2, p, self.egarch_)  # forecast for t + 1
+                    nxt = np.fmax(_step(e, s2, p, self.egarch_), self.floor_)  # for t + 1
                     out[t - start, :, 0] = np.sqrt(nxt) / _SCALE
                     out[t - start, :, 1] = np.sqrt(self._average(nxt)) / _SCALE
         return out

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from arch import arch_model
@@ -89,6 +91,7 @@ def test_short_history_is_nan_and_predict_is_out_of_sample(synthetic_market):
         model.predict(market, UNTIL, STOP)
 
 
+@pytest.mark.filterwarnings("ignore::allocgym.predictors.garch.GarchFallbackWarning")
 @pytest.mark.parametrize("which", ["synthetic", "embedded"])
 def test_point_in_time(which, synthetic_market, embedded_slice):
     market = synthetic_market if which == "synthetic" else first_assets(embedded_slice)
@@ -108,3 +111,22 @@ def test_point_in_time(which, synthetic_market, embedded_slice):
     assert np.isfinite(a[300:]).all() and np.isnan(a[:300]).all()
     assert_identical_until(a, b, t)
     assert not np.allclose(a[t + 1 :], b[t + 1 :])
+
+
+def test_stale_prices_are_floored(synthetic_market):
+    # Asset 0 trades only one day in ten (zero returns otherwise), like thin early data.
+    prices = np.array(synthetic_market.prices)
+    stale = np.arange(len(prices)) % 10 != 0
+    for t in np.flatnonzero(stale)[1:]:
+        prices[t, 0] = prices[t - 1, 0]
+    market = synthetic_market.with_prices(prices)
+    cfg = GarchConfig(min_obs=100, variance_floor=0.05)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GarchFallbackWarning)
+        model = GarchVolatility(cfg).fit(market, until=UNTIL)
+    out = model.predict(market, UNTIL + 1, STOP)
+    r = np.asarray(market.returns[1 : UNTIL + 1, 0]) * 100
+    floor = 0.05 * np.mean(r**2)
+    np.testing.assert_allclose(model.floor_[0], floor)
+    assert (out[:, 0, 0] ** 2 * 1e4 >= floor * (1 - 1e-12)).all()
+    assert (out[:, 0, 0] ** 2 * 1e4 <= floor * (1 + 1e-12)).any()  # the floor binds
