@@ -273,7 +273,7 @@ class PortfolioEnv(gym.Env):
         """The daily record of the episode so far (needs ``record=True``)."""
         if self._recorder is None:
             raise RuntimeError("track() needs PortfolioEnv(record=True)")
-        return self._recorder.track(self.market.dates, self.market.assets)
+        return self._recorder.track(self.market.dates, self.market.assets, self._growth)
 
     # ------------------------------------------------------------------ gymnasium API
     def reset(
@@ -380,9 +380,10 @@ class PortfolioEnv(gym.Env):
             self._peak = wealth
         if self._recorder is not None:
             if paths is None:
-                rows = self._recorder.rows
-                self._recorder.weights[len(rows)] = wd
-                rows.append((t1, g - 1.0, growth - 1.0, 1.0 - mu, turnover, wealth, 1.0))
+                rec = self._recorder  # the day's weights are derived from `after` on demand
+                rec.sources.append(after)
+                rec.drift.append(True)
+                rec.rows.append((t1, g - 1.0, growth - 1.0, 1.0 - mu, turnover, wealth, 1.0))
             else:
                 self._record_period(t, t1, mu, turnover, paths, w0)
         self.t = t1
@@ -418,14 +419,15 @@ class PortfolioEnv(gym.Env):
         self, t: int, t1: int, mu: float, turnover: float, paths: FloatArray, w0: float
     ) -> None:
         rec = self._recorder
-        i, n = rec.n, t1 - t
+        n = t1 - t
         values = paths.sum(axis=1)
         ratio = values.copy()
         ratio[1:] /= values[:-1]
         net = ratio.copy()
         net[0] *= mu
         wealth = (w0 * mu) * values
-        rec.weights[i : i + n] = paths / values[:, None]
+        rec.sources.extend(paths / values[:, None])
+        rec.drift.extend([False] * n)
         for j in range(n):
             first = j == 0
             rec.rows.append(

@@ -79,13 +79,17 @@ class _Recorder:
     """Per-day records of an episode, filled by the environment's step.
 
     ``rows`` holds one tuple (date index, gross return, net return, cost, turnover,
-    wealth, traded) per day (appending a tuple is ~20x cheaper than writing a numpy row);
-    ``weights`` is a preallocated array of end-of-day weights.
+    wealth, traded) per day (appending a tuple is ~20x cheaper than writing a numpy row).
+    ``sources`` holds per day either the target weights of the trade at the previous
+    close (``drift`` True: the end-of-day weights are derived in :meth:`track` as
+    ``w * (1 + r) / sum(w * (1 + r))``) or the end-of-day weights themselves.
     """
 
     def __init__(self, capacity: int, n_assets: int) -> None:
         self.rows: list[tuple[float, ...]] = []
-        self.weights = np.zeros((capacity, n_assets + 1))
+        self.sources: list[FloatArray] = []
+        self.drift: list[bool] = []
+        self.n_assets = n_assets
         self.initial_wealth = 1.0
 
     @property
@@ -93,20 +97,25 @@ class _Recorder:
         return len(self.rows)
 
     def clear(self, initial_wealth: float) -> None:
-        self.rows = []
+        self.rows, self.sources, self.drift = [], [], []
         self.initial_wealth = initial_wealth
 
-    def track(self, dates: pd.DatetimeIndex, assets: tuple[str, ...]) -> Track:
+    def track(self, dates: pd.DatetimeIndex, assets: tuple[str, ...], growth: FloatArray) -> Track:
         n = len(self.rows)
         rows = np.array(self.rows, dtype=np.float64).reshape(n, 7)
         index: IntArray = rows[:, 0].astype(np.int64)
+        weights = np.array(self.sources, dtype=np.float64).reshape(n, self.n_assets + 1)
+        drift = np.array(self.drift, dtype=bool)
+        if drift.any():
+            held = weights[drift] * growth[index[drift]]
+            weights[drift] = held / held.sum(axis=1, keepdims=True)
         return Track(
             dates=dates[index],
             net_returns=rows[:, 2].copy(),
             gross_returns=rows[:, 1].copy(),
             costs=rows[:, 3].copy(),
             turnover=rows[:, 4].copy(),
-            weights=self.weights[:n].copy(),
+            weights=weights,
             wealth=rows[:, 5].copy(),
             traded=rows[:, 6] > 0.5,
             assets=assets,
