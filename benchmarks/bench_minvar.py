@@ -35,9 +35,7 @@ def allocgym_walk_forward(market, train: int, test: int) -> tuple[float, np.ndar
     # X = returns[1:]; a fold trained on X rows [a, a + train) decides at market row a + train
     folds = list(WalkForward(train, test).split(market.n_dates - 1))
     t0 = time.perf_counter()
-    weights = [
-        policy.act(PolicyState.at(market, int(tr[-1]) + 1, cash))[1:] for tr, _ in folds
-    ]
+    weights = [policy.act(PolicyState.at(market, int(tr[-1]) + 1, cash))[1:] for tr, _ in folds]
     elapsed = time.perf_counter() - t0
     assert policy.n_fallbacks_ == 0, policy.fallbacks_
     return elapsed, np.array(weights)
