@@ -234,6 +234,7 @@ class ExperimentConfig:
     agents: tuple[AgentConfig, ...] = ()
     baselines: tuple[BaselineConfig, ...] = (BaselineConfig(),)
     report: ReportConfig = field(default_factory=ReportConfig)
+    sweep: dict[str, Any] | None = None
 
     @property
     def run_dir(self) -> Path:
@@ -267,10 +268,21 @@ class ExperimentConfig:
             labels.append(b.display)
         if not labels:
             _fail("agents/baselines", [], "at least one agent or baseline")
+        if self.sweep is not None:
+            _check_sweep(self.sweep)
         dup = sorted({x for x in labels if labels.count(x) > 1})
         if dup:
             _fail("labels", dup, "distinct labels for agents and baselines (set 'label:')")
         return self
+
+
+def _check_sweep(sweep: dict[str, Any]) -> None:
+    """The ``sweep:`` section is validated by allocgym.sweep, when that module exists."""
+    try:
+        from allocgym.sweep.config import SweepConfig
+    except ImportError:
+        return
+    SweepConfig.from_dict(sweep, "sweep")
 
 
 # ---------------------------------------------------------------------- parsing
