@@ -27,7 +27,12 @@ import pandas as pd
 
 import allocgym
 from allocgym.predictors import FeatureConfig, RegimeConfig, build_features, walk_forward
-from allocgym.predictors.evaluate import panel_quality, regime_accuracy, volatility_forecast_quality
+from allocgym.predictors.evaluate import (
+    ewma_variance,
+    panel_quality,
+    regime_accuracy,
+    volatility_forecast_quality,
+)
 from allocgym.predictors.garch import GarchFallbackWarning
 from allocgym.predictors.regimes import RegimeHMM
 
@@ -50,6 +55,30 @@ def _timed_build(market, config, cache_dir, label: str):
     return panel, seconds
 
 
+def _garch_wins(panel, market) -> None:
+    """On how many assets GARCH has a lower mean QLIKE than each reference."""
+    returns = np.asarray(market.returns)
+    realised_sq = np.full(returns.shape, np.nan)
+    realised_sq[:-1] = returns[1:] ** 2
+    models = {
+        "garch": np.asarray(panel.feature("garch_vol"), dtype=float) ** 2,
+        "ewma_0.94": ewma_variance(returns),
+        "realised_21d": np.asarray(panel.feature("rvol_21"), dtype=float) ** 2,
+    }
+    per_asset = {
+        name: volatility_forecast_quality(
+            {k: v[:, [i]] for k, v in models.items()}, realised_sq[:, [i]]
+        )["qlike"]
+        for i, name in enumerate(market.assets)
+    }
+    table = pd.DataFrame(per_asset).T
+    for ref in ("ewma_0.94", "realised_21d"):
+        wins = int((table["garch"] < table[ref]).sum())
+        print(f"GARCH has a lower QLIKE than {ref} on {wins}/{len(table)} assets")
+    worst = (table["garch"] - table["ewma_0.94"]).idxmax()
+    print(f"largest GARCH shortfall vs EWMA: {worst}")
+
+
 def embedded(cache_root: str) -> None:
     market = allocgym.load_market()
     print(f"data: {market!r}")
@@ -61,6 +90,7 @@ def embedded(cache_root: str) -> None:
     )
     _timed_build(market, "full", cache_root, "full panel, from cache")
     _print_tables("embedded S&P 500", panel_quality(panel, market))
+    _garch_wins(panel, market)
     probs = panel.market_values
     ok = np.isfinite(probs).all(axis=1)
     share = np.bincount(probs[ok].argmax(axis=1), minlength=probs.shape[1]) / ok.sum()

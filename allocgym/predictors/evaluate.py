@@ -19,7 +19,9 @@ Return forecasts (``lstm_forecast``), against the zero forecast, the historical 
 Variance forecasts (``garch_vol ** 2``), against EWMA(0.94) (RiskMetrics 1996) and the
 21-day realised variance, scored on the squared next-day return ``r^2`` (Patton 2011):
 ``QLIKE = r^2 / h + log h`` and ``MSE = (r^2 - h)^2``, both robust to the noise of the
-proxy; lower is better.
+proxy; lower is better. QLIKE punishes a too-low forecast before a large move
+heavily, so one asset can dominate the pooled mean; ``qlike_median_asset`` (median
+over assets of each asset's mean QLIKE) is the robust summary.
 """
 
 from __future__ import annotations
@@ -116,16 +118,23 @@ def return_forecast_quality(forecasts: dict[str, FloatArray], realised: FloatArr
 def volatility_forecast_quality(
     variances: dict[str, FloatArray], realised_sq: FloatArray
 ) -> pd.DataFrame:
-    """Mean QLIKE and MSE of variance forecasts of ``realised_sq`` (rows: models)."""
+    """Mean QLIKE, median-over-assets QLIKE and MSE of variance forecasts (rows: models).
+
+    Arrays have shape (n_dates, n_assets); all models are scored on the same pairs.
+    """
     common = np.isfinite(realised_sq)
     for v in variances.values():
         common &= np.isfinite(v) & (v > 0)
     rows = {}
     for name, v in variances.items():
+        with np.errstate(divide="ignore", invalid="ignore"):
+            loss = np.where(common, realised_sq / v + np.log(v), np.nan)
+        per_asset = np.nanmean(loss, axis=0) if loss.ndim == 2 else np.nanmean(loss)
         h, r2 = v[common], realised_sq[common]
         rows[name] = {
             "n": int(common.sum()),
             "qlike": float(np.mean(r2 / h + np.log(h))),
+            "qlike_median_asset": float(np.nanmedian(per_asset)),
             "mse": float(np.mean((r2 - h) ** 2)),
         }
     return pd.DataFrame.from_dict(rows, orient="index")
