@@ -262,7 +262,7 @@ class RLAgent:
         metrics = FinancialMetricsCallback(days_per_step=env.rebalance_every)
         callbacks = [metrics]
         if self.progress is not None:
-            callbacks.append(_ProgressCallback(self.progress))
+            callbacks.append(_ProgressCallback(self.progress, self.timesteps))
         model.learn(
             total_timesteps=self.timesteps,
             callback=callbacks,
@@ -284,15 +284,21 @@ class RLAgent:
 class _ProgressCallback(BaseCallback):
     """Report training steps to a progress bar every ``every`` steps."""
 
-    def __init__(self, report: Callable[[int], None], every: int = 256) -> None:
+    def __init__(self, report: Callable[[int], None], limit: int, every: int = 256) -> None:
         super().__init__()
-        self.report, self.every, self._last = report, every, 0
+        self.report, self.limit, self.every, self._last = report, limit, every, 0
+
+    def _flush(self) -> None:
+        # SB3 rounds training up to whole rollouts; the bar counts the requested steps
+        done = min(self.num_timesteps, self.limit)
+        if done > self._last:
+            self.report(done - self._last)
+            self._last = done
 
     def _on_step(self) -> bool:
         if self.num_timesteps - self._last >= self.every:
-            self.report(self.num_timesteps - self._last)
-            self._last = self.num_timesteps
+            self._flush()
         return True
 
     def _on_training_end(self) -> None:
-        self.report(self.num_timesteps - self._last)
+        self._flush()

@@ -122,6 +122,31 @@ def _features_text(names: object) -> str:
     return ", ".join(str(n) for n in names)  # type: ignore[union-attr]
 
 
+def verdicts(results: Results, alpha: float = 0.05) -> list[str]:
+    """One plain sentence per policy: does it beat the benchmark, at level ``alpha``?"""
+    bench = results.config.get("benchmark")
+    m = results.metrics
+    if bench is None or bench not in m.index or "lw_p_value" not in m.columns:
+        return ["- No benchmark policy in this run, so no policy is tested against one."]
+    sb = float(m.loc[bench, "sharpe"])
+    out = []
+    for name in m.index:
+        if name == bench:
+            continue
+        s, p = float(m.loc[name, "sharpe"]), float(m.loc[name, "lw_p_value"])
+        if not np.isfinite(p):
+            word = "could not be tested"
+        elif p < alpha:
+            word = "significantly better than" if s > sb else "significantly worse than"
+        else:
+            word = "not significantly different from"
+        out.append(
+            f"- **{name}**: Sharpe {s:.2f} vs {bench} {sb:.2f}, p = {p:.3f}: {word} {bench}"
+            + (" (it does not beat the benchmark)." if not (p < alpha and s > sb) else ".")
+        )
+    return out
+
+
 def write_report(results: Results, folder: str | os.PathLike, *, rolling_window: int = 252) -> Path:
     """Write ``report.md`` and the PNG plots into ``folder``; return the report's path."""
     folder = Path(folder)
@@ -152,6 +177,10 @@ def write_report(results: Results, folder: str | os.PathLike, *, rolling_window:
         "DSR: probability that the true Sharpe exceeds the best of the configurations tried "
         "by luck. Fallbacks: rebalances where the optimiser failed and the previous weights "
         "were kept.",
+        "",
+        "## Verdict",
+        "",
+        *verdicts(results),
         "",
         "## Plots",
         "",
