@@ -5,6 +5,8 @@ features, GARCH volatility, HMM regime probabilities and an LSTM return forecast
 each computed at row t from data at rows <= t on a walk-forward refit schedule.
 """
 
+from typing import Any
+
 from allocgym.predictors.build import build_features
 from allocgym.predictors.cache import CACHE_ENV_VAR, cache_key, default_cache_dir
 from allocgym.predictors.config import (
@@ -19,19 +21,43 @@ from allocgym.predictors.panel import FeaturePanel
 from allocgym.predictors.schedule import Predictor, refit_dates, walk_forward
 from allocgym.predictors.technical import TechnicalFeatures
 
+# The model classes import arch, hmmlearn and torch; load them on first use so that
+# `build_features(market, "technical")` and the environment stay light to import.
+_LAZY = {
+    "GarchFallbackWarning": "allocgym.predictors.garch",
+    "GarchVolatility": "allocgym.predictors.garch",
+    "LSTMForecaster": "allocgym.predictors.lstm",
+    "RegimeHMM": "allocgym.predictors.regimes",
+    "forward_filter": "allocgym.predictors.regimes",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'allocgym.predictors' has no attribute {name!r}")
+
+
 __all__ = [
     "CACHE_ENV_VAR",
     "PRESETS",
     "FeatureConfig",
     "FeaturePanel",
     "GarchConfig",
+    "GarchFallbackWarning",
+    "GarchVolatility",
     "LSTMConfig",
+    "LSTMForecaster",
     "Predictor",
     "RegimeConfig",
+    "RegimeHMM",
     "TechnicalFeatures",
     "build_features",
     "cache_key",
     "default_cache_dir",
+    "forward_filter",
     "refit_dates",
     "resolve_config",
     "walk_forward",
