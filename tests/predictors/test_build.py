@@ -146,3 +146,20 @@ def test_too_short_market_warns_and_leaves_predictors_nan(synthetic_market):
         panel = build_features(short, "standard", cache_dir=False, progress=False)
     assert np.isnan(panel.feature("garch_vol")).all() and np.isnan(panel.market_values).all()
     assert not panel.available.any()
+
+
+def test_garch_fallbacks_are_counted_in_the_panel(synthetic_market, monkeypatch):
+    from allocgym.predictors import garch
+
+    def failing_fit(*args, **kwargs):
+        raise RuntimeError("no convergence")
+
+    monkeypatch.setattr(garch, "_fit_arch", failing_fit)
+    cfg = FeatureConfig(
+        garch=GarchConfig(min_obs=100), regime=None, lstm=None, min_train=300, refit_every=250
+    )
+    with pytest.warns(garch.GarchFallbackWarning):
+        panel = build_features(synthetic_market, cfg, cache_dir=False, progress=False)
+    assert panel.diagnostics["refits"] == 2
+    assert panel.diagnostics["garch_fallbacks"] == 2 * synthetic_market.n_assets
+    assert np.isfinite(panel.feature("garch_vol")[300:]).all()

@@ -98,3 +98,14 @@ def test_point_in_time(which, synthetic_market, embedded_slice):
 def test_too_little_data_raises(synthetic_market):
     with pytest.raises(DataError, match="at least 30 rows"):
         RegimeHMM(RegimeConfig()).fit(synthetic_market, until=20)
+
+
+@pytest.mark.parametrize("n_states", [2, 4])
+def test_other_state_counts(synthetic_market, n_states):
+    model = RegimeHMM(RegimeConfig(n_states=n_states, n_restarts=1, n_iter=30))
+    model.fit(synthetic_market, until=599)
+    probs = model.predict(synthetic_market, 600, 800)
+    assert probs.shape == (200, n_states)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0)
+    assert np.all(np.diff(model.means_[:, 1]) > 0)
+    assert model.feature_names_for(synthetic_market)[-1] == f"regime_p{n_states - 1}"
