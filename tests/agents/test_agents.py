@@ -30,7 +30,8 @@ def env(synthetic_market):
 
 @pytest.mark.parametrize("name", sorted(AGENTS))
 def test_every_agent_builds_and_learns_a_few_steps(env, name):
-    hp = {"learning_starts": 16, "batch_size": 16} if name in ("sac", "td3", "ddpg") else {}
+    off_policy = {"learning_starts": 16, "batch_size": 16, "buffer_size": 1000}
+    hp = off_policy if name in ("sac", "td3", "ddpg") else {}
     if name in ("ppo", "recurrent_ppo"):
         hp = {"n_steps": 32, "batch_size": 16, "n_epochs": 1}
     model = make_agent(name, env, seed=0, **hp)
