@@ -8,6 +8,15 @@ import allocgym
 from allocgym.data import MarketData, SyntheticMarket
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _feature_cache_in_tmp(tmp_path_factory):
+    """Feature panels built with the default cache go to a temporary folder, not ~/.cache."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ALLOCGYM_CACHE_DIR", str(tmp_path_factory.mktemp("feature_cache")))
+    yield
+    mp.undo()
+
+
 @pytest.fixture(scope="session")
 def synthetic() -> SyntheticMarket:
     """5 assets, 800 business days, 3 regimes, a planted signal; seed 0."""
