@@ -135,17 +135,10 @@ def run_experiment(
             market,
             features,
             splitter=splitter,
-            cost_bps=config.env.cost_bps,
-            reward=config.env.reward,
-            window=config.env.window,
-            env_kwargs={
-                k: v
-                for k, v in config.env.env_kwargs().items()
-                if k not in ("cost_bps", "reward", "window", "rebalance_every")
-            },
             benchmark=config.report.benchmark,
             n_boot=config.report.n_boot,
             name=config.name,
+            **backtest_env_kwargs(config),
         )
     finally:
         bar.close()
@@ -160,6 +153,24 @@ def run_experiment(
         print(f"\nreport: {run_dir / 'report.md'}")
         print(f"tensorboard --logdir {run_dir}")
     return results
+
+
+def backtest_env_kwargs(config: ExperimentConfig) -> dict[str, Any]:
+    """The environment arguments of :func:`~allocgym.backtest.backtest` for ``config``.
+
+    Shared with the sweep's validation pass so that both evaluate agents in the same
+    environment as ``allocgym run``.
+    """
+    return {
+        "cost_bps": config.env.cost_bps,
+        "reward": config.env.reward,
+        "window": config.env.window,
+        "env_kwargs": {
+            k: v
+            for k, v in config.env.env_kwargs().items()
+            if k not in ("cost_bps", "reward", "window", "rebalance_every")
+        },
+    }
 
 
 def _prepare(config: ExperimentConfig | str | Path, fresh: bool, progress: bool, verbose: bool):

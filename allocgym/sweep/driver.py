@@ -1,0 +1,200 @@
+"""`run_sweep`: the trials of a sweep on Ray Tune, or one after the other without Ray.
+
+Output folder ``<output_dir>/<name>/``::
+
+    sweep.yaml              the resolved experiment config and sweep (guards resumption)
+    trials/<trial_id>/      one experiment folder per trial (``allocgym run`` layout):
+        trial.json          params, seed, status, error, validation and OOS metrics
+        validation/         models and TensorBoard curves of the validation pass
+        tensorboard/        training curves and backtest runs of the trial
+    sweep.csv               one row per trial: params, validation and OOS metrics
+    configs.csv             one row per configuration, averaged over its seeds
+    sweep.md                the report: number of configurations tried, the table, the
+                            selected configuration and its deflated Sharpe ratio
+    ray/                    Ray Tune's own experiment state (Ray backend only)
+
+Ray backend: a local Ray instance bound to 127.0.0.1 with ``sweep.num_cpus`` CPUs, or
+the cluster at ``address``; trials run concurrently, each with ``sweep.resources``.
+Sequential backend (no Ray installed, or ``backend="sequential"``): the same trial
+function in this process, one trial after the other.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from allocgym.exceptions import ConfigError
+from allocgym.experiment.config import ExperimentConfig, load_config
+from allocgym.sweep.config import SweepConfig
+from allocgym.sweep.space import Trial, expand, make_trials
+from allocgym.sweep.summary import SweepResults, summarise
+from allocgym.sweep.trial import read_record, run_trial, trial_config
+
+__all__ = ["BACKENDS", "INSTALL_RAY", "ray_available", "run_sweep", "start_ray"]
+
+BACKENDS = ("auto", "ray", "sequential")
+INSTALL_RAY = 'pip install "allocgym[ray]"'
+
+
+def ray_available() -> bool:
+    """Whether Ray Tune can be imported (the ``ray`` extra is installed)."""
+    return importlib.util.find_spec("ray") is not None
+
+
+def start_ray(num_cpus: int | None = None, address: str | None = None) -> None:
+    """Start a local Ray instance bound to loopback, or join the cluster at ``address``.
+
+    Locally nothing listens beyond 127.0.0.1: Ray's own loopback mode (what it does on
+    macOS and Windows) is switched on for this process and the Ray processes it starts,
+    and the dashboard is off.
+    """
+    if address is None:
+        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    import ray
+
+    if ray.is_initialized():
+        return
+    if address is not None:
+        ray.init(address=address, log_to_driver=False)
+        return
+    from ray._private import ray_constants  # read at import time, so also set here
+
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    ray.init(
+        address="local",
+        num_cpus=num_cpus or os.cpu_count(),
+        include_dashboard=False,
+        _node_ip_address="127.0.0.1",
+        log_to_driver=False,
+        configure_logging=False,
+    )
+
+
+def _load(config: ExperimentConfig | str | Path, overrides: dict[str, Any]) -> ExperimentConfig:
+    if not isinstance(config, ExperimentConfig):
+        config = load_config(config, **overrides)
+    if config.sweep is None:
+        raise ConfigError(f"{config.name}: no 'sweep:' section; add one (see docs/sweep.md)")
+    # trials may run in other working directories (Ray) or on other machines
+    data = config.to_dict()
+    data["output_dir"] = str(Path(config.output_dir).resolve())
+    if config.data.source is not None and Path(config.data.source).exists():
+        data["data"]["source"] = str(Path(config.data.source).resolve())
+    return load_config(data)
+
+
+def _guard(config: ExperimentConfig, root: Path, fresh: bool) -> None:
+    import shutil
+
+    from allocgym.backtest.results import atomic_write
+
+    if fresh and root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True, exist_ok=True)
+    text, path = config.to_yaml(), root / "sweep.yaml"
+    if path.exists() and path.read_text() != text:
+        raise ConfigError(
+            f"{root} holds a sweep with a different config; its trials would not match. "
+            "Use another name, delete the folder, or pass --fresh to start over"
+        )
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def run_sweep(
+    config: ExperimentConfig | str | Path,
+    *,
+    backend: str = "auto",
+    address: str | None = None,
+    fresh: bool = False,
+    verbose: bool = True,
+    **overrides: Any,
+) -> SweepResults:
+    """Run the sweep of an experiment config and return its summary.
+
+    Parameters
+    ----------
+    config : ExperimentConfig or path to a YAML file with a ``sweep:`` section
+    backend : {"auto", "ray", "sequential"}
+        ``auto``: Ray Tune when installed, else sequential trials with a message.
+    address : str, optional
+        Join this Ray cluster (``ray start --head`` prints it) instead of starting Ray
+        locally; the output folder must then be on storage every node sees.
+    fresh : bool
+        Delete the sweep folder first instead of resuming its finished trials.
+    verbose : bool
+        Print the stages and the summary table.
+    overrides
+        Top-level config keys to replace (e.g. ``output_dir``), as in ``load_config``.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend={backend!r}; expected one of {list(BACKENDS)}")
+    say = print if verbose else (lambda *a, **k: None)
+    config = _load(config, overrides)
+    sweep = SweepConfig.from_dict(config.sweep, "sweep")
+    root = config.run_dir
+    use_ray = backend == "ray" or (backend == "auto" and ray_available())
+    if use_ray and not ray_available():
+        raise ConfigError(f"backend='ray' needs Ray Tune, which is not installed: {INSTALL_RAY}")
+    if not use_ray:
+        if backend == "auto":
+            say(
+                "[allocgym] Ray is not installed: running the trials sequentially in this "
+                f"process (install it for parallel and distributed sweeps: {INSTALL_RAY})",
+                file=sys.stderr,
+            )
+        if sweep.search == "optuna" or sweep.scheduler == "asha":
+            raise ConfigError(
+                f"sweep.search={sweep.search!r}, sweep.scheduler={sweep.scheduler!r} need "
+                f"Ray Tune; use search grid/random with scheduler fifo, or {INSTALL_RAY}"
+            )
+    if address is not None and not use_ray:
+        raise ConfigError(f"--address {address!r} joins a Ray cluster; it needs the Ray backend")
+    _guard(config, root, fresh)
+    if sweep.search == "optuna":
+        from allocgym.sweep.tune import run_optuna
+
+        start_ray(sweep.num_cpus, address)
+        run_optuna(config, sweep, root)
+        trials = None
+    else:
+        trials = make_trials(expand(sweep, config.seed), sweep.seeds)
+        for trial in trials:  # invalid substituted values fail before anything runs
+            trial_config(config, trial, root / "trials")
+        todo = [t for t in trials if _status(root, t) != "ok"]
+        say(
+            f"[allocgym] sweep {config.name}: {len(trials) // len(sweep.seeds)} configurations "
+            f"x {len(sweep.seeds)} seeds = {len(trials)} trials, {len(trials) - len(todo)} "
+            f"already finished; backend {'ray' if use_ray else 'sequential'}"
+        )
+        if todo and use_ray:
+            from allocgym.sweep.tune import run_on_ray
+
+            start_ray(sweep.num_cpus, address)
+            run_on_ray(config, sweep, root, todo)
+        else:
+            for i, trial in enumerate(todo):
+                record = run_trial(config, trial, root, sweep.validation)
+                say(f"[allocgym] trial {i + 1}/{len(todo)} {trial.trial_id}: {_line(record)}")
+    results = summarise(root, config, sweep, trials)
+    if verbose:
+        print(results.table_text())
+        print(f"\nreport: {root / 'sweep.md'}\ntensorboard --logdir {root / 'trials'}")
+    return results
+
+
+def _status(root: Path, trial: Trial) -> str | None:
+    record = read_record(root / "trials" / trial.trial_id)
+    return None if record is None else record.get("status")
+
+
+def _line(record: dict[str, Any]) -> str:
+    if record["status"] != "ok":
+        return f"{record['status']}: {record.get('error', '')}"
+    return (
+        f"validation Sharpe {record['val_sharpe']:.3f}, "
+        f"out-of-sample Sharpe {record['oos'].get('sharpe', float('nan')):.3f}"
+    )

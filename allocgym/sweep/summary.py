@@ -1,0 +1,194 @@
+"""The sweep's summary: every trial and configuration tried, the selection and its DSR.
+
+The configuration selected is the one with the highest validation Sharpe ratio
+averaged over its seeds (the test windows play no part in the choice). Its deflated
+Sharpe ratio (Bailey & López de Prado 2014) is computed on its out-of-sample returns
+(averaged over seeds) with ``n_trials`` = the number of configurations tried, failed
+and early-stopped ones included, and the variance of the Sharpe ratios across the
+configurations that finished:
+
+.. math:: \\mathrm{DSR} = \\Phi\\left(\\frac{(\\widehat{SR} - SR_0)\\sqrt{T-1}}
+          {\\sqrt{1 - \\gamma_3 \\widehat{SR} + \\frac{\\gamma_4 - 1}{4}\\widehat{SR}^2}}\\right),
+   \\quad SR_0 = \\sqrt{V[\\widehat{SR}_n]}\\,\\mathbb{E}[\\max_n Z_n].
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from allocgym.sweep.config import SweepConfig
+from allocgym.sweep.space import Trial
+from allocgym.sweep.trial import read_record
+
+__all__ = ["SweepResults", "summarise"]
+
+
+@dataclass(frozen=True)
+class SweepResults:
+    """What a sweep found.
+
+    Attributes
+    ----------
+    trials : DataFrame
+        One row per trial (index ``trial_id``): config_id, seed, status, val_sharpe,
+        ``oos_*`` metrics, the parameters (one column per dotted path), error.
+    configs : DataFrame
+        One row per configuration (index ``config_id``): seeds finished, mean
+        validation and out-of-sample metrics, parameters.
+    n_configurations : int
+        Configurations tried (the ``n_trials`` of the deflated Sharpe ratio).
+    selected : str or None
+        The configuration with the best mean validation Sharpe.
+    selected_dsr : float
+        Its deflated Sharpe ratio out of sample (NaN if it has no returns).
+    root : Path
+        The sweep folder.
+    """
+
+    trials: pd.DataFrame
+    configs: pd.DataFrame
+    n_configurations: int
+    selected: str | None
+    selected_dsr: float
+    root: Path
+
+    @property
+    def n_failed(self) -> int:
+        return int((self.trials["status"] == "error").sum()) if len(self.trials) else 0
+
+    def table_text(self) -> str:
+        wanted = ("config_id", "seed", "status", "val_sharpe", "oos_sharpe")
+        cols = [c for c in wanted if c in self.trials]
+        table = self.trials[cols].to_string(float_format=lambda x: f"{x:.4f}")
+        return (
+            f"\n{table}\n\n{self.n_configurations} configurations tried, "
+            f"{len(self.trials)} trials, {self.n_failed} failed; selected: {self.selected} "
+            f"(deflated Sharpe {self.selected_dsr:.4f} with n_trials={self.n_configurations})"
+        )
+
+
+def _records(root: Path, trials: list[Trial] | None) -> list[dict[str, Any]]:
+    if trials is None:
+        dirs = sorted(p for p in (root / "trials").glob("*") if (p / "trial.json").is_file())
+        return [read_record(p) for p in dirs]  # type: ignore[misc]
+    out = []
+    for t in trials:
+        record = read_record(root / "trials" / t.trial_id)
+        out.append(record or {**_basic(t), "status": "not run"})
+    return out
+
+
+def _basic(t: Trial) -> dict[str, Any]:
+    return {"trial_id": t.trial_id, "config_id": t.config_id, "seed": t.seed, "params": t.params}
+
+
+def _oos_returns(root: Path, record: dict[str, Any]) -> pd.Series | None:
+    path = root / "trials" / record["trial_id"] / "returns.parquet"
+    if record.get("status") != "ok" or not path.is_file():
+        return None
+    long = pd.read_parquet(path, columns=["policy", "date", "net_return"])
+    mine = long[long["policy"] == record["label"]]
+    return mine.set_index("date")["net_return"]
+
+
+def summarise(
+    root: Path, config: Any, sweep: SweepConfig, trials: list[Trial] | None = None
+) -> SweepResults:
+    """Collect the trial records in ``root``, write sweep.csv, configs.csv and sweep.md."""
+    from allocgym.backtest.results import atomic_write
+    from allocgym.backtest.stats import sharpe_tests
+
+    records = _records(root, trials)
+    rows = []
+    for r in records:
+        row = {k: r.get(k) for k in ("trial_id", "config_id", "seed", "status")}
+        row["val_sharpe"] = r.get("val_sharpe", math.nan)
+        row.update({f"oos_{k}": v for k, v in (r.get("oos") or {}).items()})
+        row.update(r.get("params", {}))
+        row["error"] = r.get("error")
+        row["elapsed_s"] = r.get("elapsed_s")
+        rows.append(row)
+    table = pd.DataFrame(rows).set_index("trial_id") if rows else pd.DataFrame()
+    n_configs = int(table["config_id"].nunique()) if len(table) else 0
+
+    returns = {}
+    for cid in dict.fromkeys(r["config_id"] for r in records):
+        series = [s for r in records if r["config_id"] == cid and (s := _oos_returns(root, r))
+                  is not None]  # fmt: skip
+        if series:
+            returns[cid] = pd.concat(series, axis=1).mean(axis=1)
+    configs = _config_table(table, sweep)
+    selected, dsr = None, math.nan
+    if len(configs) and configs["val_sharpe"].notna().any():
+        selected = str(configs["val_sharpe"].idxmax())
+    if returns:
+        frame = pd.DataFrame(returns).dropna()
+        tests = sharpe_tests(frame, n_trials=max(n_configs, 1), n_boot=200)
+        configs["dsr"] = tests["dsr"]
+        if selected in tests.index:
+            dsr = float(tests.loc[selected, "dsr"])
+    results = SweepResults(table, configs, n_configs, selected, dsr, root)
+    atomic_write(root / "sweep.csv", lambda p: table.to_csv(p))
+    atomic_write(root / "configs.csv", lambda p: configs.to_csv(p))
+    text = _markdown(results, config, sweep)
+    atomic_write(root / "sweep.md", lambda p: Path(p).write_text(text))
+    return results
+
+
+def _config_table(table: pd.DataFrame, sweep: SweepConfig) -> pd.DataFrame:
+    if not len(table):
+        return pd.DataFrame()
+    params = [c for c in table.columns if c in sweep.space or "." in str(c)]
+    ok = table[table["status"] == "ok"]
+    metrics = [c for c in table.columns if c == "val_sharpe" or str(c).startswith("oos_")]
+    grouped = ok.groupby("config_id")[metrics].mean() if len(ok) else pd.DataFrame()
+    first = table.groupby("config_id")[params].first()
+    out = first.join(grouped, how="left")
+    out.insert(0, "seeds_ok", ok.groupby("config_id").size().reindex(out.index).fillna(0))
+    out.insert(0, "seeds", table.groupby("config_id").size())
+    return out
+
+
+def _markdown(results: SweepResults, config: Any, sweep: SweepConfig) -> str:
+    def fmt(df: pd.DataFrame) -> str:
+        if not len(df):
+            return "(none)"
+
+        def cell(x: Any) -> str:
+            return f"{x:.4f}" if isinstance(x, float) else str(x)
+
+        head = f"| {df.index.name or ''} | " + " | ".join(map(str, df.columns)) + " |"
+        rule = "|---|" + "---|" * len(df.columns)
+        body = [f"| {i} | " + " | ".join(cell(x) for x in row) + " |"
+                for i, row in zip(df.index, df.itertuples(index=False), strict=True)]  # fmt: skip
+        return "\n".join([head, rule, *body])
+
+    lines = [
+        f"# Sweep {config.name}",
+        "",
+        f"- search: {sweep.search}, scheduler: {sweep.scheduler}, seeds: {list(sweep.seeds)}",
+        f"- metric: validation Sharpe on the last {sweep.validation} days of each fold's "
+        "training part (test windows never used to choose)",
+        f"- **configurations tried: {results.n_configurations}** "
+        f"({len(results.trials)} trials, {results.n_failed} failed)",
+        f"- selected configuration: **{results.selected}**, out-of-sample deflated Sharpe "
+        f"ratio {results.selected_dsr:.4f} (n_trials = {results.n_configurations})",
+        "",
+        "## Configurations",
+        "",
+        fmt(results.configs),
+        "",
+        "## Trials",
+        "",
+        fmt(results.trials.drop(columns=["error"], errors="ignore")),
+    ]
+    failed = results.trials[results.trials["status"] == "error"] if len(results.trials) else []
+    if len(failed):
+        lines += ["", "## Failed trials", ""]
+        lines += [f"- {tid}: {err}" for tid, err in failed["error"].items()]
+    return "\n".join(lines) + "\n"

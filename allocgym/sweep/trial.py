@@ -1,0 +1,192 @@
+"""One trial of a sweep: a validation pass, then the experiment runner on the variant.
+
+A trial is the experiment config with the sampled parameters substituted and the
+agent's seeds set to the trial's seed. It runs in ``<sweep>/trials/<trial_id>/``:
+
+1. **Validation** (what the search optimises). On every walk-forward fold the agent
+   trains on the fold's training part minus its last ``validation`` days (and the
+   purge gap) and is backtested on those days; the metric is the annualised Sharpe
+   ratio of the validation returns of the folds seen so far, reported after each fold
+   (ASHA can stop a trial there). The test windows are never used to choose.
+2. **Out of sample**: :func:`allocgym.experiment.run_experiment` on the variant config,
+   the function behind ``allocgym run`` (results, report, TensorBoard, saved models).
+
+The outcome, including a crash and its error, is written to ``trial.json``; a trial
+whose ``trial.json`` says ``ok`` is finished and is skipped by a rerun.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from allocgym.exceptions import ConfigError
+from allocgym.experiment.config import ExperimentConfig, load_config
+from allocgym.sweep.space import Trial, apply_params
+
+__all__ = ["OOS_METRICS", "read_record", "run_trial", "trial_config", "validation_pass"]
+
+OOS_METRICS = ("sharpe", "ann_return", "ann_volatility", "max_drawdown", "turnover")
+RECORD = "trial.json"
+
+Reporter = Callable[[dict[str, Any]], None]
+
+
+def trial_config(base: ExperimentConfig, trial: Trial, trials_dir: Path) -> ExperimentConfig:
+    """The experiment config of ``trial``: ``base`` with its parameters and seed.
+
+    Raises :class:`~allocgym.exceptions.ConfigError` when a substituted value is invalid.
+    """
+    data = base.to_dict()
+    data["sweep"] = None
+    data = apply_params(data, trial.params)
+    if len(data["agents"]) != 1:
+        raise ConfigError(
+            f"agents: {len(data['agents'])} agents is invalid for a sweep; expected exactly "
+            "one agent to tune (baselines are fine)"
+        )
+    data["agents"][0]["seeds"] = [trial.seed]
+    data["name"] = trial.trial_id
+    data["output_dir"] = str(trials_dir)
+    try:
+        return load_config(data)
+    except ConfigError as exc:
+        raise ConfigError(f"trial {trial.trial_id} {trial.params}: {exc}") from None
+
+
+def validation_pass(
+    config: ExperimentConfig,
+    market: Any,
+    features: Any,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    validation: int,
+    report: Reporter | None = None,
+) -> list[float]:
+    """Validation Sharpe after each fold (running, on the validation days seen so far).
+
+    Each fold's training part ``[a, b)`` is split into ``[a, b - v - purge)`` to train
+    and ``[b - v, b)`` to evaluate (``v = validation``), through the same
+    :func:`~allocgym.backtest.backtest` and environment settings as ``allocgym run``.
+    Models and TensorBoard curves go to ``<trial>/validation/``.
+    """
+    from allocgym.backtest import WalkForward, backtest
+    from allocgym.backtest.metrics import sharpe_ratio
+    from allocgym.experiment.runner import backtest_env_kwargs, build_policies
+
+    val_config = dataclasses.replace(config, output_dir=str(config.run_dir), name="validation")
+    agents = {k: p for k, p in build_policies(val_config).items() if hasattr(p, "checkpoint_dir")}
+    purge = config.walk_forward.purge
+    returns: list[np.ndarray] = []
+    running = []
+    for k, (train, _) in enumerate(folds):
+        sub = slice(int(train[0]), int(train[-1]) + 1)
+        fit_days = len(train) - validation - purge
+        if fit_days <= config.env.window + 1:
+            raise ConfigError(
+                f"sweep.validation: {validation} is invalid; the {len(train)}-day training "
+                f"part leaves {fit_days} days to train on, expected more than window + 1 = "
+                f"{config.env.window + 1}"
+            )
+        res = backtest(
+            agents,
+            market[sub],
+            None if features is None else features[sub],
+            splitter=WalkForward(fit_days, validation, purge=purge),
+            n_boot=10,
+            name=f"{config.name} validation fold {k}",
+            **backtest_env_kwargs(config),
+        )
+        returns.append(res.returns.mean(axis=1).to_numpy())
+        running.append(sharpe_ratio(np.concatenate(returns)))
+        if report is not None and k < len(folds) - 1:
+            report({"val_sharpe": _finite(running[-1]), "fold": k + 1})
+    return running
+
+
+def run_trial(
+    base: ExperimentConfig,
+    trial: Trial,
+    root: Path,
+    validation: int,
+    report: Reporter | None = None,
+) -> dict[str, Any]:
+    """Run ``trial`` of the sweep in ``root`` and return (and save) its record.
+
+    Never raises for a failing trial: the record then has ``status: "error"`` and the
+    error, so that the sweep goes on. ``report`` receives the validation metric after
+    each fold but the last, and the whole record at the end (Ray Tune's ``report``).
+    """
+    from allocgym.experiment.runner import _prepare, run_experiment
+
+    record: dict[str, Any] = {
+        "trial_id": trial.trial_id,
+        "config_id": trial.config_id,
+        "seed": trial.seed,
+        "params": trial.params,
+        "status": "running",
+    }
+    start = time.perf_counter()
+    trial_dir = root / "trials" / trial.trial_id
+    try:
+        config = trial_config(base, trial, root / "trials")
+        record["label"] = config.agents[0].display
+        config, market, features, _, folds = _prepare(config, False, False, False)
+
+        def provisional(metrics: dict[str, Any]) -> None:
+            record.update(metrics)
+            _write(trial_dir, record)
+            if report is not None:
+                report(metrics)
+
+        running = validation_pass(config, market, features, folds, validation, provisional)
+        record["val_sharpe"] = _finite(running[-1])
+        record["val_sharpe_folds"] = [_finite(x) for x in running]
+        results = run_experiment(config, progress=False, verbose=False)
+        row = results.metrics.loc[record["label"]]
+        record["oos"] = {m: _finite(row[m]) for m in OOS_METRICS if m in row.index}
+        record["status"] = "ok"
+    except Exception as exc:  # a crashing trial is recorded and the sweep goes on
+        record["status"] = "error"
+        record["error"] = f"{type(exc).__name__}: {exc}"
+        record["traceback"] = traceback.format_exc()
+    record["elapsed_s"] = round(time.perf_counter() - start, 3)
+    _write(trial_dir, record)
+    if report is not None:
+        report(_final_metrics(record))
+    return record
+
+
+def _final_metrics(record: dict[str, Any]) -> dict[str, Any]:
+    out = {
+        "val_sharpe": record.get("val_sharpe", float("nan")),
+        "fold": len(record.get("val_sharpe_folds", [])),
+        "status": record["status"],
+    }
+    out.update({f"oos_{k}": v for k, v in record.get("oos", {}).items()})
+    return out
+
+
+def _finite(x: Any) -> float:
+    x = float(x)
+    return x if np.isfinite(x) else float("nan")
+
+
+def _write(trial_dir: Path, record: dict[str, Any]) -> None:
+    from allocgym.backtest.results import atomic_write
+
+    trial_dir.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(record, indent=2, default=str)
+    atomic_write(trial_dir / RECORD, lambda tmp: Path(tmp).write_text(text))
+
+
+def read_record(trial_dir: Path) -> dict[str, Any] | None:
+    """The saved record of a trial, or None if it never started."""
+    path = Path(trial_dir) / RECORD
+    return json.loads(path.read_text()) if path.is_file() else None

@@ -1,0 +1,129 @@
+"""run_sweep end to end: sequential fallback, resume, a crashing trial, on Ray Tune."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from allocgym.backtest.tensorboard import read_scalars, run_name
+from allocgym.exceptions import ConfigError
+from allocgym.experiment import load_config
+from allocgym.sweep import run_sweep
+from allocgym.sweep.driver import ray_available
+
+TRIALS = ["c000-s0", "c000-s1", "c001-s0", "c001-s1"]
+
+
+def _check_trial_folders(results):
+    for tid in TRIALS:
+        folder = results.root / "trials" / tid
+        record = json.loads((folder / "trial.json").read_text())
+        assert record["status"] == "ok", record.get("error")
+        assert np.isfinite(record["val_sharpe"])
+        # the out-of-sample run is an `allocgym run` folder for this variant
+        metrics = pd.read_csv(folder / "metrics.csv", index_col="policy")
+        np.testing.assert_allclose(metrics.loc["PPO", "sharpe"], record["oos"]["sharpe"])
+        exp = load_config(folder / "experiment.yaml")
+        assert exp.agents[0].seeds == (record["seed"],)
+        assert (
+            exp.agents[0].hyperparameters["learning_rate"]
+            == record["params"]["agents.0.hyperparameters.learning_rate"]
+        )
+        scalars = read_scalars(folder / "tensorboard" / "backtest" / run_name("PPO"))
+        np.testing.assert_allclose(scalars["metrics/sharpe"].iloc[0], record["oos"]["sharpe"])
+        assert any((folder / "tensorboard" / "train").glob("PPO_fold*/events.out.tfevents*"))
+        assert any((folder / "validation" / "tensorboard").rglob("events.out.tfevents*"))
+
+
+@pytest.fixture(scope="module")
+def sequential(tiny_sweep):
+    return run_sweep(load_config(tiny_sweep), backend="sequential", verbose=False)
+
+
+def test_sequential_sweep_writes_every_trial_and_the_summary(sequential):
+    results = sequential
+    assert list(results.trials.index) == TRIALS
+    assert results.n_configurations == 2 and results.n_failed == 0
+    _check_trial_folders(results)
+    best = results.configs["val_sharpe"].idxmax()
+    assert results.selected == best
+    assert 0.0 <= results.selected_dsr <= 1.0
+    report = (results.root / "sweep.md").read_text()
+    assert "configurations tried: 2" in report and "n_trials = 2" in report
+    table = pd.read_csv(results.root / "sweep.csv", index_col="trial_id")
+    assert list(table.index) == TRIALS and "agents.0.hyperparameters.learning_rate" in table
+
+
+def test_validation_metric_ignores_the_test_window(sequential):
+    """The validation Sharpe depends on training-part days only: same with a longer test."""
+    record = json.loads((sequential.root / "trials" / "c000-s0" / "trial.json").read_text())
+    # 500 days, train 300: the validation window is days [200, 300); the test is [300, 500)
+    assert record["val_sharpe_folds"] == [record["val_sharpe"]]
+    assert record["oos"]["sharpe"] != record["val_sharpe"]
+
+
+def test_rerun_resumes_finished_trials(sequential, tiny_sweep):
+    before = {t: (sequential.root / "trials" / t / "trial.json").stat().st_mtime_ns
+              for t in TRIALS}  # fmt: skip
+    again = run_sweep(load_config(tiny_sweep), backend="sequential", verbose=False)
+    after = {t: (again.root / "trials" / t / "trial.json").stat().st_mtime_ns for t in TRIALS}
+    assert before == after
+    pd.testing.assert_frame_equal(again.trials, sequential.trials)
+
+
+def test_changed_sweep_is_refused_in_the_same_folder(sequential, tiny_sweep):
+    changed = copy.deepcopy(tiny_sweep)
+    changed["sweep"]["seeds"] = [5]
+    with pytest.raises(ConfigError, match="holds a sweep with a different config"):
+        run_sweep(load_config(changed), backend="sequential", verbose=False)
+
+
+def test_crashing_trial_is_recorded_and_the_sweep_goes_on(tiny_sweep, tmp_path):
+    cfg = copy.deepcopy(tiny_sweep)
+    cfg["output_dir"] = str(tmp_path)
+    cfg["agents"][0]["timesteps"] = 32
+    # a negative learning rate passes the config check; torch's optimiser refuses it
+    cfg["sweep"] = {"space": {"agents.0.hyperparameters.learning_rate": [0.001, -1.0]},
+                    "validation": 100}  # fmt: skip
+    results = run_sweep(load_config(cfg), backend="sequential", verbose=False)
+    status = results.trials["status"].to_dict()
+    assert status == {"c000-s0": "ok", "c001-s0": "error"}
+    assert "learning rate" in results.trials.loc["c001-s0", "error"]
+    assert results.n_configurations == 2 and results.selected == "c000"
+    assert "c001-s0" in (tmp_path / "tiny" / "sweep.md").read_text().split("Failed trials")[1]
+
+
+def test_invalid_substituted_value_fails_before_any_trial(tiny_sweep, tmp_path):
+    cfg = copy.deepcopy(tiny_sweep)
+    cfg["output_dir"] = str(tmp_path)
+    cfg["sweep"] = {"space": {"env.cost_bps": [10, -1]}}
+    with pytest.raises(ConfigError, match=r"trial c001-s0 .*env\.cost_bps: -1 is invalid"):
+        run_sweep(load_config(cfg), backend="sequential", verbose=False)
+    assert not (tmp_path / "tiny" / "trials").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not ray_available(), reason='Ray is not installed: pip install "allocgym[ray]"')
+def test_ray_sweep_on_local_loopback_instance(tiny_sweep, tmp_path, sequential):
+    import ray
+
+    cfg = copy.deepcopy(tiny_sweep)
+    cfg["output_dir"] = str(tmp_path)
+    try:
+        results = run_sweep(load_config(cfg), backend="ray", verbose=False)
+        node = ray.nodes()[0]
+        assert node["NodeManagerAddress"] == "127.0.0.1"
+        assert ray.cluster_resources()["CPU"] == 2
+    finally:
+        ray.shutdown()
+    assert list(results.trials.index) == TRIALS and results.n_failed == 0
+    _check_trial_folders(results)
+    assert (tmp_path / "tiny" / "ray" / "tune").is_dir()
+    # one code path: the same trials give the same results as the sequential run
+    np.testing.assert_allclose(
+        results.trials["val_sharpe"], sequential.trials["val_sharpe"], rtol=1e-6
+    )
