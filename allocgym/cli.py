@@ -98,34 +98,48 @@ def _add_rewards(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_rewards)
 
 
-def _add_run(sub: argparse._SubParsersAction) -> None:
+def _add_experiment_command(sub: argparse._SubParsersAction, name: str, help: str) -> None:
     from allocgym.experiment import _cli
 
-    p = sub.add_parser(
+    p = sub.add_parser(name, help=help)
+    _cli.add_arguments(p)
+    p.set_defaults(func=getattr(_cli, name))
+
+
+def _add_run(sub: argparse._SubParsersAction) -> None:
+    _add_experiment_command(
+        sub,
         "run",
-        help="run an experiment end to end: features, walk-forward training of the agents, "
+        "run an experiment end to end: features, walk-forward training of the agents, "
         "backtest beside the baselines, report and TensorBoard (resumes if interrupted)",
     )
-    _cli.add_arguments(p)
-    p.set_defaults(func=_cli.run)
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
-    from allocgym.experiment import _cli
-
-    p = sub.add_parser(
+    _add_experiment_command(
+        sub,
         "train",
-        help="train the agents of an experiment on every walk-forward fold and save them "
+        "train the agents of an experiment on every walk-forward fold and save them "
         "(a later `allocgym run` reuses them)",
     )
-    _cli.add_arguments(p)
-    p.set_defaults(func=_cli.train)
 
 
 def _add_predictors(sub: argparse._SubParsersAction) -> None:
     from allocgym.predictors import _cli
 
     _cli.add_parser(sub)
+
+
+def _add_sweep(sub: argparse._SubParsersAction) -> None:
+    from allocgym.sweep import _cli
+
+    p = sub.add_parser(
+        "sweep",
+        help="hyperparameter/reward/seed sweep of an experiment on Ray Tune (sequential "
+        "without Ray); selects on validation Sharpe, reports every configuration tried",
+    )
+    _cli.add_arguments(p)
+    p.set_defaults(func=_cli.sweep)
 
 
 _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
@@ -136,6 +150,7 @@ _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_report,
     _add_rewards,
     _add_predictors,
+    _add_sweep,
 ]
 
 

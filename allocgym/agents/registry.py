@@ -39,6 +39,13 @@ class AgentSpec:
 # discount is low (decisions matter over days, not years) and PPO's entropy bonus is
 # zero (the Gaussian's own noise already explores the simplex).
 _NET = {"net_arch": [64, 64]}
+_OFF_POLICY = {
+    "buffer_size": 100_000,
+    "learning_starts": 1_000,
+    "batch_size": 128,
+    "gamma": 0.9,
+    "policy_kwargs": _NET,
+}
 AGENTS: dict[str, AgentSpec] = {
     "ppo": AgentSpec(
         "stable_baselines3",
@@ -67,42 +74,21 @@ AGENTS: dict[str, AgentSpec] = {
         "stable_baselines3",
         "SAC",
         "MlpPolicy",
-        {
-            "learning_rate": 3e-4,
-            "buffer_size": 100_000,
-            "learning_starts": 1_000,
-            "batch_size": 128,
-            "gamma": 0.9,
-            "policy_kwargs": _NET,
-        },
+        {"learning_rate": 3e-4, **_OFF_POLICY},
         "Soft actor-critic (Haarnoja et al. 2018); off-policy, entropy-regularised",
     ),
     "td3": AgentSpec(
         "stable_baselines3",
         "TD3",
         "MlpPolicy",
-        {
-            "learning_rate": 1e-3,
-            "buffer_size": 100_000,
-            "learning_starts": 1_000,
-            "batch_size": 128,
-            "gamma": 0.9,
-            "policy_kwargs": _NET,
-        },
+        {"learning_rate": 1e-3, **_OFF_POLICY},
         "Twin delayed DDPG (Fujimoto et al. 2018); off-policy, deterministic",
     ),
     "ddpg": AgentSpec(
         "stable_baselines3",
         "DDPG",
         "MlpPolicy",
-        {
-            "learning_rate": 1e-3,
-            "buffer_size": 100_000,
-            "learning_starts": 1_000,
-            "batch_size": 128,
-            "gamma": 0.9,
-            "policy_kwargs": _NET,
-        },
+        {"learning_rate": 1e-3, **_OFF_POLICY},
         "Deep deterministic policy gradient (Lillicrap et al. 2016); off-policy",
     ),
     "recurrent_ppo": AgentSpec(
