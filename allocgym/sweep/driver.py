@@ -177,7 +177,8 @@ def run_sweep(
             run_on_ray(config, sweep, root, todo)
         else:
             for i, trial in enumerate(todo):
-                record = run_trial(config, trial, root, sweep.validation)
+                cpus = int(sweep.resources["cpu"])
+                record = run_trial(config, trial, root, sweep.validation, threads=cpus)
                 say(f"[allocgym] trial {i + 1}/{len(todo)} {trial.trial_id}: {_line(record)}")
     results = summarise(root, config, sweep, trials)
     if verbose:

@@ -116,13 +116,34 @@ def run_trial(
     root: Path,
     validation: int,
     report: Reporter | None = None,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """Run ``trial`` of the sweep in ``root`` and return (and save) its record.
 
     Never raises for a failing trial: the record then has ``status: "error"`` and the
     error, so that the sweep goes on. ``report`` receives the validation metric after
     each fold but the last, and the whole record at the end (Ray Tune's ``report``).
+    ``threads`` (the trial's CPUs) caps torch's threads while the trial runs: the
+    floating-point sums, hence the trained agents, then do not depend on the backend.
     """
+    import torch
+
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(max(1, int(threads)))
+    try:
+        return _run_trial(base, trial, root, validation, report)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run_trial(
+    base: ExperimentConfig,
+    trial: Trial,
+    root: Path,
+    validation: int,
+    report: Reporter | None,
+) -> dict[str, Any]:
     from allocgym.experiment.runner import _prepare, run_experiment
 
     record: dict[str, Any] = {

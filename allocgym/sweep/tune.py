@@ -24,12 +24,6 @@ class TrialFailed(RuntimeError):
     """Raised in a Tune trial whose run failed, so that Tune marks it ERROR."""
 
 
-def _threads(sweep: SweepConfig) -> None:
-    import torch
-
-    torch.set_num_threads(max(1, int(sweep.resources["cpu"])))
-
-
 def _grid_trainable(
     tune_config: dict[str, Any],
     *,
@@ -40,9 +34,10 @@ def _grid_trainable(
 ) -> None:
     from ray import tune
 
-    _threads(sweep)
     trial = trials[tune_config["trial_id"]]
-    record = run_trial(load_config(base), trial, Path(root), sweep.validation, tune.report)
+    record = run_trial(
+        load_config(base), trial, Path(root), sweep.validation, tune.report, _cpus(sweep)
+    )
     if record["status"] == "error":
         raise TrialFailed(f"trial {trial.trial_id}: {record['error']}")
 
@@ -54,16 +49,20 @@ def _optuna_trainable(
     import numpy as np
     from ray import tune
 
-    _threads(sweep)
+    cpus = _cpus(sweep)
     config_id = "o" + tune.get_context().get_trial_id().rsplit("_", 1)[-1]
     params = {name: tune_config[name] for name in sweep.space}
     values = []
     for seed in sweep.seeds:
-        record = run_trial(load_config(base), Trial(config_id, params, seed), Path(root),
-                           sweep.validation)  # fmt: skip
+        trial = Trial(config_id, params, seed)
+        record = run_trial(load_config(base), trial, Path(root), sweep.validation, None, cpus)
         values.append(record.get("val_sharpe", float("nan")))
         mean = float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
         tune.report({"val_sharpe": mean, "seeds_done": len(values)})
+
+
+def _cpus(sweep: SweepConfig) -> int:
+    return max(1, int(sweep.resources["cpu"]))
 
 
 def _tuner(trainable: Any, sweep: SweepConfig, root: Path, param_space: dict, **tune_kw: Any):
@@ -77,7 +76,7 @@ def _tuner(trainable: Any, sweep: SweepConfig, root: Path, param_space: dict, **
             metric="val_sharpe",
             mode="max",
             max_concurrent_trials=sweep.max_concurrent,
-            reuse_actors=False,
+            reuse_actors=True,  # one worker process per slot: imports paid once
             **tune_kw,
         ),
         run_config=tune.RunConfig(
