@@ -164,7 +164,7 @@ def run_sweep(
         trials = make_trials(expand(sweep, config.seed), sweep.seeds)
         for trial in trials:  # invalid substituted values fail before anything runs
             trial_config(config, trial, root / "trials")
-        todo = [t for t in trials if _status(root, t) != "ok"]
+        todo = [t for t in trials if _status(root, t) not in ("ok", "stopped")]
         say(
             f"[allocgym] sweep {config.name}: {len(trials) // len(sweep.seeds)} configurations "
             f"x {len(sweep.seeds)} seeds = {len(trials)} trials, {len(trials) - len(todo)} "

@@ -12,7 +12,8 @@ agent's seeds set to the trial's seed. It runs in ``<sweep>/trials/<trial_id>/``
    the function behind ``allocgym run`` (results, report, TensorBoard, saved models).
 
 The outcome, including a crash and its error, is written to ``trial.json``; a trial
-whose ``trial.json`` says ``ok`` is finished and is skipped by a rerun.
+whose ``trial.json`` says ``ok`` (or ``stopped``, by ASHA) is finished and is skipped
+by a rerun.
 """
 
 from __future__ import annotations

@@ -127,3 +127,21 @@ def test_ray_sweep_on_local_loopback_instance(tiny_sweep, tmp_path, sequential):
     np.testing.assert_allclose(
         results.trials["val_sharpe"], sequential.trials["val_sharpe"], rtol=1e-6
     )
+
+
+def test_without_ray_auto_falls_back_to_sequential_with_a_message(
+    sequential, tiny_sweep, monkeypatch, capsys
+):
+    from allocgym.sweep import driver
+
+    monkeypatch.setattr(driver, "ray_available", lambda: False)
+    again = run_sweep(load_config(tiny_sweep), backend="auto", verbose=True)  # all resumed
+    captured = capsys.readouterr()
+    assert "Ray is not installed: running the trials sequentially" in captured.err
+    assert 'pip install "allocgym[ray]"' in captured.err
+    assert "backend sequential" in captured.out
+    assert list(again.trials.index) == TRIALS
+    asha = copy.deepcopy(tiny_sweep)
+    asha["sweep"]["scheduler"] = "asha"
+    with pytest.raises(ConfigError, match=r"need Ray Tune.*allocgym\[ray\]"):
+        run_sweep(load_config(asha), backend="auto", verbose=False)
