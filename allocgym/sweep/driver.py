@@ -155,8 +155,9 @@ def run_sweep(
         raise ConfigError(f"--address {address!r} joins a Ray cluster; it needs the Ray backend")
     _guard(config, root, fresh)
     if sweep.search == "optuna":
-        from allocgym.sweep.tune import run_optuna
+        from allocgym.sweep.tune import check_optuna, run_optuna
 
+        check_optuna(root)
         start_ray(sweep.num_cpus, address)
         run_optuna(config, sweep, root)
         trials = None

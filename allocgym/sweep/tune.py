@@ -7,6 +7,7 @@ Tune's own state goes to ``<sweep>/ray/``. Needs ``pip install "allocgym[ray]"``
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from allocgym.sweep.config import Dimension, SweepConfig
 from allocgym.sweep.space import Trial
 from allocgym.sweep.trial import RECORD, read_record, run_trial
 
-__all__ = ["run_on_ray", "run_optuna"]
+__all__ = ["check_optuna", "run_on_ray", "run_optuna"]
 
 
 class TrialFailed(RuntimeError):
@@ -135,23 +136,25 @@ def _domain(dim: Dimension) -> Any:
     ](low, high)
 
 
-def run_optuna(config: ExperimentConfig, sweep: SweepConfig, root: Path) -> None:
-    """Let Optuna (TPE) draw ``num_samples`` configurations through Ray Tune."""
-    try:
-        import optuna  # noqa: F401
-        from ray.tune.search.optuna import OptunaSearch
-    except ImportError:
+def check_optuna(root: Path) -> None:
+    """Refuse an optuna sweep before Ray starts: Optuna missing, or a folder to resume."""
+    if importlib.util.find_spec("optuna") is None:
         raise ConfigError(
             "sweep.search: 'optuna' needs Optuna, which is not installed; "
             "pip install optuna (or use search: random)"
-        ) from None
-    from ray import tune
-
+        )
     if any((root / "trials").glob(f"*/{RECORD}")):
         raise ConfigError(
             f"{root}: an optuna sweep does not resume (its sampler state is not saved); "
             "pass --fresh to start over or use another name"
         )
+
+
+def run_optuna(config: ExperimentConfig, sweep: SweepConfig, root: Path) -> None:
+    """Let Optuna (TPE) draw ``num_samples`` configurations through Ray Tune."""
+    from ray import tune
+    from ray.tune.search.optuna import OptunaSearch
+
     trainable = tune.with_parameters(
         _optuna_trainable, base=config.to_dict(), root=str(root), sweep=sweep
     )

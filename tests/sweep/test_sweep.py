@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 
 import numpy as np
@@ -145,3 +146,13 @@ def test_without_ray_auto_falls_back_to_sequential_with_a_message(
     asha["sweep"]["scheduler"] = "asha"
     with pytest.raises(ConfigError, match=r"need Ray Tune.*allocgym\[ray\]"):
         run_sweep(load_config(asha), backend="auto", verbose=False)
+
+
+@pytest.mark.skipif(ray_available() and importlib.util.find_spec("optuna") is not None,
+                    reason="Ray and Optuna are installed: nothing to refuse")  # fmt: skip
+def test_optuna_without_its_packages_is_refused_with_the_install_command(tiny_sweep, tmp_path):
+    cfg = copy.deepcopy(tiny_sweep)
+    cfg["output_dir"] = str(tmp_path)
+    cfg["sweep"] = {"search": "optuna", "space": {"env.cost_bps": {"uniform": [1, 20]}}}
+    with pytest.raises(ConfigError, match=r"pip install"):
+        run_sweep(load_config(cfg), verbose=False)
