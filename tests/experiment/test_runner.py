@@ -9,27 +9,18 @@ from allocgym.backtest import Results
 from allocgym.backtest.tensorboard import BACKTEST_TAGS, read_scalars, run_name
 from allocgym.exceptions import ConfigError
 from allocgym.experiment import load_config, run_experiment, train_agents
+from tests.helpers import tiny_experiment
 
 
 @pytest.fixture(scope="module")
 def tiny_config(tmp_path_factory, synthetic_market):
-    root = tmp_path_factory.mktemp("exp")
-    data = root / "prices.csv"
-    synthetic_market[:700].to_frame().rename_axis("date").to_csv(data)
-    return {
-        "name": "tiny",
-        "output_dir": str(root / "runs"),
-        "data": {"source": str(data)},
-        "features": {"preset": "technical", "cache": False},
-        "env": {"window": 5, "rebalance_every": 5, "episode_length": 10},
-        "walk_forward": {"train": 300, "test": 200},
-        "agents": [
-            {"name": "ppo", "label": "PPO", "timesteps": 64,
-             "hyperparameters": {"n_steps": 32, "batch_size": 16, "n_epochs": 1}},
-        ],
-        "baselines": [{"name": "equal_weight"}, {"name": "min_variance"}],
-        "report": {"n_boot": 50},
-    }  # fmt: skip
+    return tiny_experiment(
+        tmp_path_factory.mktemp("exp"),
+        synthetic_market,
+        700,
+        baselines=[{"name": "equal_weight"}, {"name": "min_variance"}],
+        report={"n_boot": 50},
+    )
 
 
 @pytest.fixture(scope="module")

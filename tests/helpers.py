@@ -1,0 +1,33 @@
+"""Test helpers shared across test packages (plain functions, not fixtures)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from allocgym.data import MarketData
+
+
+def tiny_experiment(root: Path, market: MarketData, n_days: int, **overrides: Any) -> dict:
+    """An experiment config on the first ``n_days`` of ``market``, written as a CSV.
+
+    Technical features, PPO with 64 steps, 1/N; ``overrides`` replace top-level keys.
+    """
+    data = root / "prices.csv"
+    market[:n_days].to_frame().rename_axis("date").to_csv(data)
+    config = {
+        "name": "tiny",
+        "output_dir": str(root / "runs"),
+        "data": {"source": str(data)},
+        "features": {"preset": "technical", "cache": False},
+        "env": {"window": 5, "rebalance_every": 5, "episode_length": 10},
+        "walk_forward": {"train": 300, "test": 200},
+        "agents": [
+            {"name": "ppo", "label": "PPO", "timesteps": 64,
+             "hyperparameters": {"n_steps": 32, "batch_size": 16, "n_epochs": 1}},
+        ],
+        "baselines": [{"name": "equal_weight"}],
+        "report": {"n_boot": 20},
+    }  # fmt: skip
+    config.update(overrides)
+    return config
