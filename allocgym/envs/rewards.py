@@ -258,43 +258,48 @@ class MeanVariance(_Stateful):
         return _scalar_or_array(r - penalty)
 
 
-class DrawdownPenalised:
-    """Log return minus a penalty on the current drawdown: ``log_return - c * drawdown``."""
+class _PenalisedLogReturn:
+    """Log return minus ``penalty`` times one field of the step record (stateless)."""
 
-    name = "drawdown_penalised"
+    name = ""
+    field = ""
+    default_penalty = 0.0
 
-    def __init__(self, penalty: float = 0.01) -> None:
-        self.penalty = _check_positive("penalty", penalty)
+    def __init__(self, penalty: float | None = None) -> None:
+        value = self.default_penalty if penalty is None else penalty
+        self.penalty = _check_positive("penalty", value)
         self.components: dict[str, Number] = {}
 
     def __call__(self, record: StepRecord) -> Number:
-        pen = -self.penalty * record.drawdown
-        self.components = {"log_return": record.log_return, "drawdown_penalty": pen}
+        pen = -self.penalty * getattr(record, self.field)
+        self.components = {"log_return": record.log_return, f"{self.field}_penalty": pen}
         return record.log_return + pen
 
     def reset(self, mask: BoolArray | None = None) -> None:
-        """Stateless (the drawdown comes with the record)."""
+        """Stateless (the penalised quantity comes with the record)."""
 
 
-class TurnoverPenalised:
+class DrawdownPenalised(_PenalisedLogReturn):
+    """Log return minus a penalty on the current drawdown: ``log_return - c * drawdown``.
+
+    ``penalty`` c defaults to 0.01.
+    """
+
+    name = "drawdown_penalised"
+    field = "drawdown"
+    default_penalty = 0.01
+
+
+class TurnoverPenalised(_PenalisedLogReturn):
     """Log return minus a penalty per unit of turnover: ``log_return - c * turnover``.
 
     On top of the transaction costs already in the log return; discourages churning.
+    ``penalty`` c defaults to 0.001.
     """
 
     name = "turnover_penalised"
-
-    def __init__(self, penalty: float = 0.001) -> None:
-        self.penalty = _check_positive("penalty", penalty)
-        self.components: dict[str, Number] = {}
-
-    def __call__(self, record: StepRecord) -> Number:
-        pen = -self.penalty * record.turnover
-        self.components = {"log_return": record.log_return, "turnover_penalty": pen}
-        return record.log_return + pen
-
-    def reset(self, mask: BoolArray | None = None) -> None:
-        """Stateless."""
+    field = "turnover"
+    default_penalty = 0.001
 
 
 class WeightedReward:
