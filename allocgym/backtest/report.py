@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from pathlib import Path
@@ -53,10 +54,14 @@ def _fmt(value: object, pattern: str) -> str:
         return str(value)
 
 
-def comparison_table(results: Results) -> str:
+_BY_KIND = ("ann_return", "ann_volatility", "sharpe", "max_drawdown", "win_rate",
+            "information_ratio")  # fmt: skip
+
+
+def comparison_table(results: Results, columns: tuple[str, ...] | None = None) -> str:
     """The metrics table in Markdown (the columns of ``_TABLE`` that are present)."""
     m = results.metrics
-    cols = [c for c in _TABLE if c in m.columns]
+    cols = [c for c in (columns or _TABLE) if c in m.columns]
     head = "| Policy | " + " | ".join(_TABLE[c][0] for c in cols) + " |"
     rule = "|---|" + "---:|" * len(cols)
     rows = [
@@ -122,6 +127,17 @@ def _features_text(names: object) -> str:
     return ", ".join(str(n) for n in names)  # type: ignore[union-attr]
 
 
+def by_kind_table(results: Results) -> str:
+    """Return, volatility, Sharpe, drawdown, win rate and IR, rows grouped by kind."""
+    m = results.metrics
+    if "kind" not in m.columns:
+        return comparison_table(results, _BY_KIND)
+    order = {"traditional": 0, "ML-enhanced": 1, "RL": 2}
+    ranked = sorted(m.index, key=lambda n: (order.get(str(m.loc[n, "kind"]), 3), str(n)))
+    grouped = dataclasses.replace(results, metrics=m.loc[ranked])
+    return comparison_table(grouped, ("kind", *_BY_KIND))
+
+
 def verdicts(results: Results, alpha: float = 0.05) -> list[str]:
     """One plain sentence per policy: does it beat the benchmark, at level ``alpha``?"""
     bench = results.config.get("benchmark")
@@ -177,6 +193,13 @@ def write_report(results: Results, folder: str | os.PathLike, *, rolling_window:
         "DSR: probability that the true Sharpe exceeds the best of the configurations tried "
         "by luck. Fallbacks: rebalances where the optimiser failed and the previous weights "
         "were kept.",
+        "",
+        "## Traditional versus ML-enhanced",
+        "",
+        "The same measured figures grouped by kind (traditional: prices only; ML-enhanced: "
+        "uses the predictors' features; RL: trained agents).",
+        "",
+        by_kind_table(results),
         "",
         "## Verdict",
         "",

@@ -36,3 +36,13 @@ def test_no_benchmark_is_said_plainly():
     assert verdicts(res) == [
         "- No benchmark policy in this run, so no policy is tested against one."
     ]
+
+
+def test_by_kind_table_groups_traditional_before_ml_and_rl():
+    from allocgym.backtest.report import by_kind_table
+
+    res = _results({"PPO": 1.0, "1/N": 0.9, "BL": 0.8}, {"PPO": 0.3, "1/N": np.nan, "BL": 0.5})
+    res.metrics["kind"] = pd.Series({"PPO": "RL", "1/N": "traditional", "BL": "ML-enhanced"})
+    lines = by_kind_table(res).splitlines()
+    assert [ln.split("|")[1].strip() for ln in lines[2:]] == ["1/N", "BL", "PPO"]
+    assert "| Sharpe |" in lines[0] and "Kind" in lines[0]
