@@ -122,6 +122,13 @@ class _Stateful:
             for name in (*self._state_names, "_n"):
                 setattr(self, name, np.zeros_like(np.asarray(like, dtype=np.float64)))
 
+    def _guarded(self, eta: float, warmup: int, clip: float) -> None:
+        """Validate and set the rate and warm-up guard of the differential ratios."""
+        self.eta = _check_positive("eta", eta, 1.0)
+        self.warmup = int(warmup)
+        self.clip = _check_positive("clip", clip)
+        self.reset()
+
     def _rate(self) -> Number:
         # arithmetic mean over the first 1/eta steps, then an exponential moving average
         return np.maximum(self.eta, 1.0 / (self._n + 1.0))
@@ -171,10 +178,7 @@ class DifferentialSharpe(_Stateful):
     _state_names = ("_a", "_b")
 
     def __init__(self, eta: float = 0.01, warmup: int = 10, clip: float = 10.0) -> None:
-        self.eta = _check_positive("eta", eta, 1.0)
-        self.warmup = int(warmup)
-        self.clip = _check_positive("clip", clip)
-        self.reset()
+        self._guarded(eta, warmup, clip)
 
     def __call__(self, record: StepRecord) -> Number:
         r = record.net_return
@@ -209,10 +213,7 @@ class DownsideDeviation(_Stateful):
     _state_names = ("_a", "_dd2")
 
     def __init__(self, eta: float = 0.01, warmup: int = 10, clip: float = 10.0) -> None:
-        self.eta = _check_positive("eta", eta, 1.0)
-        self.warmup = int(warmup)
-        self.clip = _check_positive("clip", clip)
-        self.reset()
+        self._guarded(eta, warmup, clip)
 
     def __call__(self, record: StepRecord) -> Number:
         r = record.net_return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -84,15 +86,7 @@ def test_point_in_time_changing_prices_after_t_leaves_weights_unchanged(
     changed = market.with_prices(prices)
     values = np.array(panel.values)
     values[t_cut + 1 :] = 0.05  # the future of the features changes too
-    changed_panel = FeaturePanel(
-        panel.dates,
-        panel.assets,
-        values,
-        panel.feature_names,
-        panel.market_values,
-        panel.market_feature_names,
-        panel.available,
-    )
+    changed_panel = dataclasses.replace(panel, values=values)
     policy = all_policies()[name]
     a = run(policy, market, panel, 150, 250)
     b = run(policy, changed, changed_panel, 150, 250)
@@ -185,15 +179,7 @@ def test_black_litterman_views_tilt_towards_the_forecast(synthetic_market: Marke
     values = np.array(panel.values)
     values[:, :, 0] = 0.0
     values[:, 0, 0] = 2e-3  # strong bullish forecast on asset 0
-    panel = FeaturePanel(
-        panel.dates,
-        panel.assets,
-        values,
-        panel.feature_names,
-        panel.market_values,
-        panel.market_feature_names,
-        panel.available,
-    )
+    panel = dataclasses.replace(panel, values=values)
     w = BlackLitterman(lookback=LB).act(PolicyState.at(synthetic_market, 300, np.eye(6)[0], panel))
     assert w[1] == w[1:].max() and w[1] > 0.3
 

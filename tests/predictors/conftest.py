@@ -37,3 +37,18 @@ def assert_identical_until(a: np.ndarray, b: np.ndarray, t: int) -> None:
     assert same.all(), (
         f"{(~same).sum()} values at rows <= {t} changed; first at {np.argwhere(~same)[0]}"
     )
+
+
+def assert_schedule_point_in_time(factory, base: MarketData, changed: MarketData, t: int) -> None:
+    """Walk-forward predictions of ``factory`` (refit every 150 rows from row 300 on a
+    400-row window) are identical at rows <= t on both markets, differ after, and are
+    absent before the first fit."""
+    from allocgym.predictors.schedule import walk_forward
+
+    def run(m: MarketData) -> np.ndarray:
+        return walk_forward(factory, m, min_train=300, refit_every=150, train_window=400)
+
+    a, b = run(base), run(changed)
+    assert np.isfinite(a[300:]).all() and np.isnan(a[:300]).all()
+    assert_identical_until(a, b, t)
+    assert not np.allclose(a[t + 1 :], b[t + 1 :])

@@ -6,10 +6,14 @@ import numpy as np
 import pytest
 from arch import arch_model
 
-from allocgym.predictors import GarchConfig, walk_forward
+from allocgym.predictors import GarchConfig
 from allocgym.predictors import garch as garch_module
 from allocgym.predictors.garch import GarchFallbackWarning, GarchVolatility
-from tests.predictors.conftest import assert_identical_until, first_assets, perturb_after
+from tests.predictors.conftest import (
+    assert_schedule_point_in_time,
+    first_assets,
+    perturb_after,
+)
 
 UNTIL, STOP = 599, 800
 
@@ -98,19 +102,9 @@ def test_point_in_time(which, synthetic_market, embedded_slice):
     t = 530
     base, changed = perturb_after(market, t)
 
-    def run(m):
-        return walk_forward(
-            lambda: GarchVolatility(GarchConfig(min_obs=100)),
-            m,
-            min_train=300,
-            refit_every=150,
-            train_window=400,
-        )
-
-    a, b = run(base), run(changed)
-    assert np.isfinite(a[300:]).all() and np.isnan(a[:300]).all()
-    assert_identical_until(a, b, t)
-    assert not np.allclose(a[t + 1 :], b[t + 1 :])
+    assert_schedule_point_in_time(
+        lambda: GarchVolatility(GarchConfig(min_obs=100)), base, changed, t
+    )
 
 
 def test_stale_prices_are_floored(synthetic_market):

@@ -5,9 +5,13 @@ import pytest
 import torch
 
 import allocgym
-from allocgym.predictors import LSTMConfig, walk_forward
+from allocgym.predictors import LSTMConfig
 from allocgym.predictors.lstm import LSTMForecaster, LSTMNet
-from tests.predictors.conftest import assert_identical_until, first_assets, perturb_after
+from tests.predictors.conftest import (
+    assert_schedule_point_in_time,
+    first_assets,
+    perturb_after,
+)
 
 TINY = LSTMConfig(
     window=10, hidden=8, max_epochs=2, batch_size=64, max_samples=512, train_window=300
@@ -64,19 +68,7 @@ def test_point_in_time(which, synthetic_market, embedded_slice):
     t = 520
     base, changed = perturb_after(market, t)
 
-    def run(m):
-        return walk_forward(
-            lambda: LSTMForecaster(TINY, seed=0),
-            m,
-            min_train=300,
-            refit_every=150,
-            train_window=400,
-        )
-
-    a, b = run(base), run(changed)
-    assert np.isfinite(a[300:]).all() and np.isnan(a[:300]).all()
-    assert_identical_until(a, b, t)
-    assert not np.allclose(a[t + 1 :], b[t + 1 :])
+    assert_schedule_point_in_time(lambda: LSTMForecaster(TINY, seed=0), base, changed, t)
 
 
 @pytest.mark.slow
