@@ -1,0 +1,528 @@
+"""Mutation testing of allocgym's core: plant small bugs, count the ones the tests catch.
+
+For every target module the script
+
+1. runs the module's tests once under ``coverage`` with one context per test function,
+   so it knows which tests execute each line;
+2. generates mutants from the syntax tree: arithmetic (``+``/``-``, ``*``/``/``, ``**``),
+   comparisons (``<``/``<=``, ``>``/``>=``, ``==``/``!=``, ``is``, ``in``), ``and``/``or``,
+   dropped unary ``-``/``not``, numbers ``n -> n + 1``, ``True``/``False``, augmented
+   assignments, ``min``/``max`` swaps, and deleted in-place statements (a call used for
+   its side effect, ``x[...] = ...``, ``obj.attr = ...``, ``x += ...``). Error messages
+   (``raise`` statements), docstrings, annotations and f-strings are not mutated;
+3. runs, for each mutant, only the tests that cover its line (all of the module's tests
+   for lines run at import time), in a process forked from one that has already imported
+   the heavy dependencies, so a mutant costs the tests plus importing allocgym;
+4. prints the score, ``killed / (mutants - equivalent)``, and every survivor.
+
+Mutants judged equivalent (no test can tell them apart from the original) are listed with
+the reason in ``benchmarks/mutation_equivalent.yaml``, keyed by module, line and the
+mutated source line, and left out of the score.
+
+The working tree is never modified: mutants are written into a scratch copy.
+
+Run (on demand, not in CI; minutes to an hour depending on the targets)::
+
+    python benchmarks/mutation.py                          # every core target
+    python benchmarks/mutation.py allocgym/envs/costs.py   # one module
+    python benchmarks/mutation.py --list                   # the targets and their tests
+    python benchmarks/mutation.py --workers 2 --max-mutants 50 --seed 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import copy
+import json
+import os
+import queue
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+EQUIVALENT_FILE = ROOT / "benchmarks" / "mutation_equivalent.yaml"
+
+# module (optionally ":function,function" to mutate only those functions) -> its tests
+TARGETS: dict[str, list[str]] = {
+    "allocgym/envs/costs.py": ["tests/envs", "tests/test_invariants.py"],
+    "allocgym/envs/portfolio.py": ["tests/envs", "tests/test_invariants.py"],
+    "allocgym/envs/vector.py": ["tests/envs"],
+    "allocgym/envs/_setup.py": ["tests/envs", "tests/test_invariants.py"],
+    "allocgym/envs/actions.py": ["tests/envs"],
+    "allocgym/envs/observation.py": ["tests/envs", "tests/test_invariants.py"],
+    "allocgym/envs/rewards.py": ["tests/envs"],
+    "allocgym/envs/track.py": ["tests/envs", "tests/backtest/test_engine.py"],
+    "allocgym/backtest/engine.py": ["tests/backtest", "tests/test_invariants.py"],
+    "allocgym/backtest/stats.py": ["tests/backtest"],
+    "allocgym/backtest/splitter.py": ["tests/backtest"],
+    "allocgym/baselines/optimizer.py": ["tests/baselines"],
+    "allocgym/baselines/black_litterman.py": ["tests/baselines"],
+    "allocgym/experiment/runner.py": ["tests/experiment", "tests/test_invariants.py"],
+    "allocgym/agents/policy.py": ["tests/agents", "tests/experiment/test_runner.py"],
+    "allocgym/sweep/trial.py": ["tests/sweep"],
+}
+
+_BINOP_SWAP = {
+    ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult,
+    ast.FloorDiv: ast.Div, ast.Mod: ast.FloorDiv, ast.Pow: ast.Mult,
+    ast.BitOr: ast.BitAnd, ast.BitAnd: ast.BitOr,
+}  # fmt: skip
+_CMP_SWAP = {
+    ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq,
+    ast.NotEq: ast.Eq, ast.Is: ast.IsNot, ast.IsNot: ast.Is, ast.In: ast.NotIn,
+    ast.NotIn: ast.In,
+}  # fmt: skip
+_MINMAX = {"min": "max", "max": "min", "minimum": "maximum", "maximum": "minimum",
+           "argmin": "argmax", "argmax": "argmin", "fmin": "fmax", "fmax": "fmin"}  # fmt: skip
+
+
+@dataclass
+class Mutant:
+    module: str
+    line: int
+    end_line: int
+    function: str
+    kind: str
+    source: str = field(repr=False)  # the whole mutated module
+    mutated_line: str = ""
+    status: str = "pending"  # killed / survived / uncovered / timeout / equivalent
+
+    @property
+    def key(self) -> str:
+        return f"{self.module}:{self.line}:{self.kind}:{self.mutated_line.strip()}"
+
+
+# ---------------------------------------------------------------------- mutant generation
+class _Finder(ast.NodeVisitor):
+    """Collect (node, kind, replacement-builder) sites, skipping code that is only text."""
+
+    def __init__(self, functions: set[str] | None) -> None:
+        self.sites: list[tuple[ast.AST, str, str]] = []
+        self.functions = functions
+        self._fn: list[str] = []
+
+    def _active(self) -> bool:
+        return self.functions is None or bool(set(self._fn) & self.functions)
+
+    def current(self) -> str:
+        return self._fn[-1] if self._fn else "<module>"
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        self._fn.append(node.name)
+        for sub in node.decorator_list:
+            self.visit(sub)
+        for d in node.args.defaults + [d for d in node.args.kw_defaults if d is not None]:
+            self.visit(d)
+        body = node.body
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+            body = body[1:]  # the docstring
+        for stmt in body:
+            self.visit(stmt)
+        self._fn.pop()
+
+    visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        self._fn.append(node.name)
+        for stmt in node.body:
+            if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+                continue
+            if isinstance(stmt, ast.AnnAssign) and stmt.value is None:
+                continue  # dataclass field declaration
+            self.visit(stmt)
+        self._fn.pop()
+
+    def _skip(self, node: ast.AST) -> None:
+        """Text, type hints and error paths: nothing worth mutating."""
+
+    visit_Raise = _skip  # type: ignore[assignment]
+    visit_JoinedStr = _skip  # type: ignore[assignment]
+    visit_Import = _skip  # type: ignore[assignment]
+    visit_ImportFrom = _skip  # type: ignore[assignment]
+    visit_Assert = _skip  # type: ignore[assignment]
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if node.value is not None:
+            self.visit(node.value)
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        names = [t.id for t in node.targets if isinstance(t, ast.Name)]
+        if names in (["__all__"], ["__slots__"]):
+            return
+        if self._active() and any(
+            isinstance(t, ast.Subscript | ast.Attribute) for t in node.targets
+        ):
+            self.sites.append((node, "delete", self.current()))
+        self.generic_visit(node)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        if self._active():
+            self.sites.append((node, "delete", self.current()))
+            if type(node.op) in _BINOP_SWAP:
+                self.sites.append((node, "augop", self.current()))
+        self.generic_visit(node)
+
+    def visit_Expr(self, node: ast.Expr) -> None:
+        if self._active() and isinstance(node.value, ast.Call):
+            self.sites.append((node, "delete", self.current()))
+        self.generic_visit(node)
+
+    def visit_BinOp(self, node: ast.BinOp) -> None:
+        if self._active() and type(node.op) in _BINOP_SWAP:
+            self.sites.append((node, "binop", self.current()))
+        self.generic_visit(node)
+
+    def visit_Compare(self, node: ast.Compare) -> None:
+        if self._active():
+            for i, op in enumerate(node.ops):
+                if type(op) in _CMP_SWAP:
+                    self.sites.append((node, f"compare{i}", self.current()))
+        self.generic_visit(node)
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> None:
+        if self._active():
+            self.sites.append((node, "boolop", self.current()))
+        self.generic_visit(node)
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> None:
+        literal = isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant)
+        if self._active() and isinstance(node.op, ast.USub | ast.Not | ast.Invert) and not literal:
+            self.sites.append((node, "unary", self.current()))
+        self.generic_visit(node)
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        if self._active() and isinstance(node.value, bool | int | float):
+            self.sites.append((node, "number", self.current()))
+
+    def visit_Call(self, node: ast.Call) -> None:
+        fn = node.func
+        name = (
+            fn.id if isinstance(fn, ast.Name) else fn.attr if isinstance(fn, ast.Attribute) else ""
+        )
+        if self._active() and name in _MINMAX:
+            self.sites.append((node, "minmax", self.current()))
+        self.generic_visit(node)
+
+
+def _mutate_node(node: ast.AST, kind: str) -> ast.AST | None:
+    new = copy.deepcopy(node)
+    if kind in ("binop", "augop"):
+        new.op = _BINOP_SWAP[type(node.op)]()
+    elif kind.startswith("compare"):
+        i = int(kind[7:])
+        new.ops[i] = _CMP_SWAP[type(node.ops[i])]()
+    elif kind == "boolop":
+        new.op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
+    elif kind == "unary":
+        return new.operand
+    elif kind == "number":
+        v = node.value
+        new.value = (not v) if isinstance(v, bool) else v + 1
+    elif kind == "minmax":
+        fn = new.func
+        if isinstance(fn, ast.Name):
+            fn.id = _MINMAX[fn.id]
+        else:
+            fn.attr = _MINMAX[fn.attr]
+    else:
+        return None
+    return new
+
+
+def _splice(lines: list[str], node: ast.AST, text: str) -> list[str]:
+    """Replace the source span of ``node`` with ``text``."""
+    l0, c0, l1, c1 = node.lineno - 1, node.col_offset, node.end_lineno - 1, node.end_col_offset
+    head = lines[l0].encode()[:c0].decode()
+    tail = lines[l1].encode()[c1:].decode()
+    return [*lines[:l0], head + text + tail, *lines[l1 + 1 :]]
+
+
+def generate(module: str, functions: set[str] | None = None) -> list[Mutant]:
+    """Every mutant of ``module`` (a path relative to the repository root)."""
+    source = (ROOT / module).read_text()
+    tree = ast.parse(source)
+    finder = _Finder(functions)
+    finder.visit(tree)
+    lines = source.splitlines(keepends=True)
+    out = []
+    for node, kind, fn in finder.sites:
+        if kind == "delete":
+            indent = lines[node.lineno - 1][: node.col_offset]
+            if indent.strip():  # statement shares its line: not worth a special case
+                continue
+            new_lines = [*lines[: node.lineno - 1], indent + "pass\n", *lines[node.end_lineno :]]
+            text = "pass"
+        else:
+            new = _mutate_node(node, kind)
+            if new is None:
+                continue
+            text = "(" + ast.unparse(new) + ")"
+            new_lines = _splice(lines, node, text)
+        mutated = "".join(new_lines)
+        try:
+            compile(mutated, module, "exec")
+        except SyntaxError:
+            continue
+        shown = new_lines[node.lineno - 1].rstrip("\n")
+        out.append(Mutant(module, node.lineno, node.end_lineno, fn, kind, mutated, shown))
+    return out
+
+
+# ---------------------------------------------------------------------- test selection
+def _scratch() -> Path:
+    tmp = Path(tempfile.mkdtemp(prefix="allocgym-mut-"))
+    for name in ("allocgym", "tests", "pyproject.toml"):
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, tmp / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, tmp / name)
+    return tmp
+
+
+def _env(scratch: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        PYTHONPATH=str(scratch),
+        OMP_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+        ALLOCGYM_CACHE_DIR=str(scratch / ".cache"),
+        PYTHONHASHSEED="0",
+    )
+    return env
+
+
+def line_tests(scratch: Path, module: str, tests: list[str]) -> tuple[dict[int, set[str]], float]:
+    """Which test functions execute each line of ``module``; and the tests' run time."""
+    rc = scratch / ".coveragerc"
+    rc.write_text(
+        f"[run]\ndynamic_context = test_function\nsource = allocgym\n"
+        f"data_file = {scratch / '.coverage'}\n"
+    )
+    t0 = time.perf_counter()
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "coverage",
+            "run",
+            f"--rcfile={rc}",
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            "-x",
+            *tests,
+        ],
+        cwd=scratch,
+        env=_env(scratch),
+        capture_output=True,
+        check=False,
+    )
+    elapsed = time.perf_counter() - t0
+    import coverage
+
+    data = coverage.CoverageData(basename=str(scratch / ".coverage"))
+    data.read()
+    path = str(scratch / module)
+    by_line: dict[int, set[str]] = {}
+    for line, contexts in (data.contexts_by_lineno(path) or {}).items():
+        by_line[line] = {c for c in contexts if c}
+    (scratch / ".coverage").unlink(missing_ok=True)
+    return by_line, elapsed
+
+
+def _node_ids(contexts: set[str], scratch: Path) -> list[str]:
+    """``tests.envs.test_costs.TestX.test_y`` -> ``tests/envs/test_costs.py::TestX::test_y``."""
+    ids = set()
+    for ctx in contexts:
+        parts = ctx.split(".")
+        for cut in range(len(parts) - 1, 0, -1):
+            path = scratch.joinpath(*parts[:cut]).with_suffix(".py")
+            if path.exists():
+                ids.add(str(path.relative_to(scratch)) + "::" + "::".join(parts[cut:]))
+                break
+    return sorted(ids)
+
+
+# ---------------------------------------------------------------------- running mutants
+def run_mutant(mutant: Mutant, tests: list[str], scratch: Path, timeout: float) -> str:
+    target = scratch / mutant.module
+    original = target.read_text()
+    target.write_text(mutant.source)
+    try:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-x",
+                "-p",
+                "no:cacheprovider",
+                "-p",
+                "no:xdist",
+                "-p",
+                "no:randomly",
+                *tests,
+            ],
+            cwd=scratch,
+            env=_env(scratch),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            rc = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return "timeout"
+    finally:
+        target.write_text(original)
+        for cached in (target.parent / "__pycache__").glob(target.stem + ".*.pyc"):
+            cached.unlink()
+    return "survived" if rc == 0 else "killed"
+
+
+def _run_all(jobs: list[tuple[Mutant, list[str]]], scratches: list[Path], timeout: float) -> None:
+    """Test the mutants, one scratch copy per worker; print one mark per mutant."""
+    free: queue.SimpleQueue[Path] = queue.SimpleQueue()
+    for path in scratches:
+        free.put(path)
+
+    def one(job: tuple[Mutant, list[str]]) -> Mutant:
+        mutant, tests = job
+        scratch = free.get()
+        try:
+            mutant.status = run_mutant(mutant, tests, scratch, timeout)
+        finally:
+            free.put(scratch)
+        return mutant
+
+    with ThreadPoolExecutor(max_workers=len(scratches)) as pool:
+        for i, m in enumerate(pool.map(one, jobs), 1):
+            print({"killed": ".", "timeout": "t"}.get(m.status, "S"), end="", flush=True)
+            if i % 60 == 0:
+                print(flush=True)
+
+
+def _equivalents() -> dict[str, str]:
+    if not EQUIVALENT_FILE.exists():
+        return {}
+    entries = yaml.safe_load(EQUIVALENT_FILE.read_text()) or []
+    return {e["key"]: e["why"] for e in entries}
+
+
+def _parse_target(spec: str) -> tuple[str, set[str] | None]:
+    module, _, fns = spec.partition(":")
+    return module, (set(fns.split(",")) if fns else None)
+
+
+def _targets(args: argparse.Namespace) -> Iterator[tuple[str, set[str] | None, list[str]]]:
+    specs = args.modules or list(TARGETS)
+    for spec in specs:
+        module, fns = _parse_target(spec)
+        tests = next((v for k, v in TARGETS.items() if _parse_target(k)[0] == module), None)
+        if tests is None:
+            raise SystemExit(f"no tests mapped for {module!r}; known: {sorted(TARGETS)}")
+        yield module, fns, tests
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("modules", nargs="*", help="module[:fn,fn] paths (default: every target)")
+    ap.add_argument("--max-mutants", type=int, default=None, help="sample per module (seeded)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=1, help="mutants tested at once")
+    ap.add_argument("--list", action="store_true", help="print the targets and exit")
+    ap.add_argument("--json", type=Path, default=None, help="write every mutant's result here")
+    args = ap.parse_args(argv)
+    if args.list:
+        for module, tests in TARGETS.items():
+            print(f"{module:45s} {' '.join(tests)}")
+        return 0
+    equivalent = _equivalents()
+    scratches = [_scratch() for _ in range(max(1, args.workers))]
+    scratch = scratches[0]
+    results: list[Mutant] = []
+    try:
+        for module, fns, tests in _targets(args):
+            mutants = generate(module, fns)
+            if args.max_mutants and len(mutants) > args.max_mutants:
+                mutants = random.Random(args.seed).sample(mutants, args.max_mutants)
+                mutants.sort(key=lambda m: m.line)
+            by_line, base = line_tests(scratch, module, tests)
+            timeout = max(60.0, 5 * base)
+            print(f"\n{module}: {len(mutants)} mutants, tests take {base:.0f} s", flush=True)
+            jobs: list[tuple[Mutant, list[str]]] = []
+            for m in mutants:
+                if m.key in equivalent:
+                    m.status = "equivalent"
+                    continue
+                covering: set[str] = set()
+                for line in range(m.line, m.end_line + 1):
+                    covering |= by_line.get(line, set())
+                if covering:
+                    jobs.append((m, _node_ids(covering, scratch) or tests))
+                elif m.line in by_line:  # executed at import time only: every test
+                    jobs.append((m, tests))
+                else:
+                    m.status = "uncovered"
+            _run_all(jobs, scratches, timeout)
+            results.extend(mutants)
+            _summary([m for m in mutants], module)
+    finally:
+        for path in scratches:
+            shutil.rmtree(path, ignore_errors=True)
+    print("\n== all targets ==")
+    score = _summary(results, "total", survivors=True)
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                [{"key": m.key, "status": m.status, "function": m.function} for m in results],
+                indent=1,
+            )
+        )
+    return 0 if score is not None else 1
+
+
+def _summary(mutants: list[Mutant], title: str, survivors: bool = False) -> float | None:
+    count = {
+        s: sum(m.status == s for m in mutants)
+        for s in ("killed", "timeout", "survived", "uncovered", "equivalent")
+    }
+    scored = len(mutants) - count["equivalent"]
+    killed = count["killed"] + count["timeout"]
+    score = killed / scored if scored else None
+    shown = "n/a" if score is None else f"{100 * score:.1f} %"
+    print(
+        f"\n{title}: {shown} killed ({killed}/{scored}; survived {count['survived']}, "
+        f"uncovered {count['uncovered']}, equivalent {count['equivalent']})",
+        flush=True,
+    )
+    if survivors:
+        for m in mutants:
+            if m.status in ("survived", "uncovered"):
+                print(f"  {m.status:9s} {m.module}:{m.line} [{m.kind}] in {m.function}: "
+                      f"{m.mutated_line.strip()}")  # fmt: skip
+    return score
+
+
+if __name__ == "__main__":
+    sys.exit(main())
