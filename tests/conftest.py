@@ -10,7 +10,6 @@ from hypothesis import HealthCheck, settings
 import allocgym
 from allocgym.data import MarketData, SyntheticMarket
 
-
 # Property tests: a few examples in CI, many on demand (HYPOTHESIS_PROFILE=thorough).
 settings.register_profile(
     "ci", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]

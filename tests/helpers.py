@@ -7,6 +7,12 @@ from typing import Any
 
 from allocgym.data import MarketData
 
+# Wall-clock limit of every CLI subprocess test. The commands take seconds to a minute,
+# but CI and development machines are shared and can be many times slower; the limit
+# only exists so that a hung command (a deadlocked thread pool, a Ray start waiting for
+# a cluster) fails with a message instead of stalling the suite forever.
+CLI_TIMEOUT = 1800
+
 
 def tiny_experiment(root: Path, market: MarketData, n_days: int, **overrides: Any) -> dict:
     """An experiment config on the first ``n_days`` of ``market``, written as a CSV.

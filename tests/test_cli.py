@@ -5,13 +5,16 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import allocgym
+from tests.helpers import CLI_TIMEOUT
+
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "allocgym.cli", *args],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=CLI_TIMEOUT,
     )
 
 
@@ -33,7 +36,8 @@ def test_data_check_bad_file_prints_one_line_error(tmp_path):
 
 def test_version():
     out = run_cli("--version")
-    assert out.returncode == 0 and out.stdout.startswith("allocgym ")
+    assert out.returncode == 0
+    assert out.stdout.strip() == f"allocgym {allocgym.__version__}"
 
 
 def _tiny_experiment(tmp_path, synthetic_market) -> str:

@@ -17,10 +17,32 @@ class _Cash:
         return np.eye(state.n_assets + 1)[0]
 
 
-def test_protocols_are_structural() -> None:
+class _Fitted(_Cash):
+    def fit(self, market, features=None):
+        self.seen = market.n_dates
+        return self
+
+
+def test_protocols_are_structural(synthetic_market: MarketData) -> None:
+    from allocgym.agents import RLAgent
+    from allocgym.baselines import EqualWeight
+
     assert isinstance(_Cash(), Policy)
     assert not isinstance(_Cash(), FittablePolicy)
+    assert isinstance(_Fitted(), FittablePolicy)
     assert not isinstance(object(), Policy)
+    assert isinstance(EqualWeight(), Policy) and isinstance(RLAgent(), FittablePolicy)
+
+    class NoReset:
+        def act(self, state):
+            return state.weights
+
+    assert not isinstance(NoReset(), Policy)
+    # and what a conforming policy returns is a valid target for the engine
+    state = PolicyState.at(synthetic_market, 10, np.eye(6)[1])
+    w = _Cash().act(state)
+    np.testing.assert_array_equal(validate_weights(w, state.available), [1, 0, 0, 0, 0, 0])
+    assert _Fitted().fit(synthetic_market[:50]).seen == 50
 
 
 def test_state_holds_only_the_past(synthetic_market: MarketData) -> None:
@@ -28,7 +50,10 @@ def test_state_holds_only_the_past(synthetic_market: MarketData) -> None:
     s = PolicyState.at(synthetic_market, 100, w, wealth=1.3)
     assert s.history.n_dates == 101 and s.date == synthetic_market.dates[100]
     np.testing.assert_array_equal(s.available, synthetic_market.available[100])
-    assert s.features is None and s.wealth == 1.3
+    assert s.features is None and s.wealth == 1.3 and s.t == 100 and s.n_assets == 5
+    np.testing.assert_array_equal(s.history.prices, synthetic_market.prices[:101])
+    with pytest.raises(ValueError, match=r"t=800 is outside the market's 0\.\.799"):
+        PolicyState.at(synthetic_market, 800, w)
     with pytest.raises(ValueError, match="read-only"):
         s.weights[0] = 2.0
     w[0] = 9.0  # the state keeps its own copy
@@ -38,6 +63,13 @@ def test_state_holds_only_the_past(synthetic_market: MarketData) -> None:
 def test_validate_weights() -> None:
     avail = np.array([True, True, False])
     np.testing.assert_allclose(validate_weights([0.2, 0.5, 0.3, 0], avail), [0.2, 0.5, 0.3, 0])
+    # within the tolerance: tiny negatives and dust on unpriced assets are cleaned away,
+    # and the result sums to 1 exactly
+    raw = np.array([0.5, 0.5 + 4e-7, -2e-7, 2e-7])
+    clean = validate_weights(raw, avail)
+    np.testing.assert_allclose(clean, [0.5, 0.5 + 4e-7, 0, 0] / np.sum([0.5, 0.5 + 4e-7]))
+    assert clean.sum() == pytest.approx(1.0, abs=1e-15) and clean is not raw
+    assert raw[2] == -2e-7  # the input is not modified
     for bad, match in [
         ([0.5, 0.5], "shape"),
         ([np.nan, 0.5, 0.5, 0], "non-finite"),
@@ -45,5 +77,5 @@ def test_validate_weights() -> None:
         ([0.2, 0.2, 0.2, 0], "summing"),
         ([0.2, 0.2, 0.2, 0.4], "without a price"),
     ]:
-        with pytest.raises(ValueError, match=match):
-            validate_weights(bad, avail)
+        with pytest.raises(ValueError, match=f"^agent .*{match}"):
+            validate_weights(bad, avail, who="agent")

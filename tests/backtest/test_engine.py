@@ -59,6 +59,98 @@ def test_one_continuous_out_of_sample_track_per_policy(results: Results, market)
     assert results.config["benchmark"] == "1/N"
 
 
+GAPPED = WalkForward(train=200, test=100, step=150)
+
+
+def test_gaps_between_test_windows_are_left_out_of_the_track(market) -> None:
+    """step > test: only the test windows are traded; wealth and weights cross the gap."""
+    # 650 days: folds test on [200, 300), [350, 450), [500, 600). Each fold's first
+    # return is dated the day after its first decision, its last the day after its last
+    # decision; the 50-day gaps after 300 and 450 are in no track.
+    assert [(t[0], t[-1]) for _, t in GAPPED.split(market.n_dates)] == [
+        (200, 299), (350, 449), (500, 599),
+    ]  # fmt: skip
+    rows = np.r_[201:301, 351:451, 501:601]
+    res = backtest({"ew": EqualWeight(rebalance_every=1)}, market, splitter=GAPPED, cost_bps=0.0)
+    assert len(res.returns) == 300
+    pd.testing.assert_index_equal(
+        res.returns.index, market.dates[rows], check_names=False, check_exact=True, check_freq=False
+    )
+    # zero costs, daily 1/N: each day earns the mean asset return, compounded over the
+    # test days only (wealth carried across the gaps, nothing earned inside them)
+    r = np.asarray(market.returns)[rows].mean(axis=1)
+    np.testing.assert_allclose(res.returns["ew"].to_numpy(), r, atol=1e-14)
+    np.testing.assert_allclose(res.wealth["ew"].to_numpy(), np.cumprod(1 + r), rtol=1e-12)
+    assert res.config["n_folds"] == 3
+
+
+def test_consecutive_test_windows_are_one_episode_and_a_gap_starts_another(
+    market, monkeypatch
+) -> None:
+    from allocgym.backtest import engine
+
+    episodes = []
+    real = engine._env_class()
+
+    class Recorded(real):
+        def __init__(self, *args, start, end, **kwargs):
+            episodes.append((start, end))
+            super().__init__(*args, start=start, end=end, **kwargs)
+
+    monkeypatch.setattr(engine, "_env_class", lambda: Recorded)
+    backtest({"ew": EqualWeight()}, market, splitter=SPLIT, n_boot=20)
+    # contiguous folds [200, 350), [350, 500), [500, 650): one episode to the last date
+    assert episodes == [(200, 649)]
+    episodes.clear()
+    backtest({"ew": EqualWeight()}, market, splitter=GAPPED, n_boot=20)
+    assert episodes == [(200, 300), (350, 450), (500, 600)]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="real bug: step < test (overlapping test windows) is accepted and every "
+    "overlapping day is traded and counted once per fold: a returns index with repeated, "
+    "unordered dates, metrics and wealth computed over the duplicates",
+)
+def test_overlapping_test_windows_are_refused_or_counted_once(market) -> None:
+    overlapping = WalkForward(train=200, test=100, step=50)
+    try:
+        res = backtest({"ew": EqualWeight()}, market, splitter=overlapping, n_boot=20)
+    except ValueError as exc:
+        assert "step" in str(exc)
+        return
+    assert res.returns.index.is_unique and res.returns.index.is_monotonic_increasing
+
+
+class _WealthSeen(EqualWeight):
+    """Daily 1/N that records the wealth and weights its state holds at each decision."""
+
+    def reset(self) -> None:
+        super().reset()
+        self.seen: dict[pd.Timestamp, tuple[float, np.ndarray]] = {}
+
+    def act(self, state: PolicyState) -> np.ndarray:
+        self.seen[state.date] = (state.wealth, np.array(state.weights))
+        return super().act(state)
+
+
+def test_a_gap_restarts_from_the_previous_weights_and_wealth(market) -> None:
+    ew = _WealthSeen(rebalance_every=1)
+    res = backtest({"ew": ew}, market, splitter=GAPPED, cost_bps=10)
+    wealth, turnover = res.wealth["ew"].to_numpy(), res.turnover["ew"].to_numpy()
+    weights = res.weights["ew"].to_numpy()
+    # day 0: all cash into 1/N (turnover 1); after each gap the trade starts from the
+    # drifted 1/N weights of the last test day, a small rebalance, not a fresh start
+    assert turnover[0] == pytest.approx(1.0, abs=0.01)
+    assert ew.seen[market.dates[200]][0] == 1.0
+    for first, decision in ((100, 350), (200, 500)):
+        assert 0 < turnover[first] < 0.1
+        held, w = ew.seen[market.dates[decision]]
+        assert held == pytest.approx(wealth[first - 1], rel=1e-12)
+        np.testing.assert_allclose(w, weights[first - 1], atol=1e-12)
+    np.testing.assert_allclose(wealth, np.cumprod(1 + res.returns["ew"].to_numpy()), rtol=1e-12)
+
+
 def test_costs_are_charged_only_when_trading(results: Results) -> None:
     cost = results.costs["min_variance"]
     traded = cost > 0
@@ -117,6 +209,18 @@ def test_fit_sees_only_the_training_part_before_each_fold(market) -> None:
     assert spy.acts[0] == market.dates[folds[0][1][0]]
 
 
+def test_policies_are_fitted_and_asked_only_inside_test_windows(market) -> None:
+    spy = _Spy()
+    backtest({"spy": spy}, market, make_panel(market), splitter=GAPPED, n_boot=20)
+    decisions = np.r_[200:300, 350:450, 500:600]
+    assert spy.acts == list(market.dates[decisions])
+    assert spy.fits == [
+        (market.dates[0], market.dates[199]),
+        (market.dates[150], market.dates[349]),
+        (market.dates[300], market.dates[499]),
+    ]
+
+
 def test_point_in_time_results_before_a_date_ignore_later_prices(market) -> None:
     cut = 450
     prices = np.array(market.prices)
@@ -157,6 +261,10 @@ def test_save_load_roundtrip_and_report(results: Results, tmp_path) -> None:
 def test_same_inputs_give_identical_results(market, results: Results) -> None:
     again = backtest(four(), market, make_panel(market), splitter=SPLIT, n_boot=100)
     pd.testing.assert_frame_equal(again.metrics, results.metrics)
+    pd.testing.assert_frame_equal(again.returns, results.returns)
+    pd.testing.assert_frame_equal(again.costs, results.costs)
+    for k in results.weights:
+        pd.testing.assert_frame_equal(again.weights[k], results.weights[k])
 
 
 def test_bad_arguments(market) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from allocgym.baselines import (
@@ -14,6 +13,7 @@ from allocgym.baselines import (
     EqualWeight,
     EWMACovariance,
     GarchCovariance,
+    MeanRiskOptimizer,
     MeanVariance,
     MinVariance,
     get_covariance,
@@ -184,28 +184,6 @@ def test_black_litterman_views_tilt_towards_the_forecast(synthetic_market: Marke
     assert w[1] == w[1:].max() and w[1] > 0.3
 
 
-def test_covariance_estimators(synthetic_market: MarketData) -> None:
-    state = PolicyState.at(synthetic_market, 300, np.eye(6)[0], make_panel(synthetic_market))
-    x = np.asarray(synthetic_market.returns[241:301])
-    cols = np.arange(5)
-    np.testing.assert_allclose(
-        get_covariance("sample").estimate(x, state, cols), np.cov(x, rowvar=False)
-    )
-    # EWMA with an infinite half-life is the (biased) sample covariance
-    np.testing.assert_allclose(
-        EWMACovariance(halflife=1e12).estimate(x, state, cols),
-        np.cov(x, rowvar=False, ddof=0),
-        rtol=1e-6,
-    )
-    garch = GarchCovariance().estimate(x, state, cols)
-    vol = np.asarray(state.features.feature("garch_vol")[-1], dtype=float)
-    np.testing.assert_allclose(np.sqrt(np.diag(garch)), vol, rtol=1e-12)
-    with pytest.raises(ValueError, match="covariance='nope'"):
-        get_covariance("nope")
-    with pytest.raises(TypeError, match="estimate"):
-        get_covariance(42)
-
-
 @pytest.mark.parametrize(
     ("factory", "match"),
     [
@@ -222,14 +200,225 @@ def test_bad_parameters_name_the_parameter(factory, match: str) -> None:
         factory()
 
 
-def test_policies_satisfy_the_protocol() -> None:
-    for policy in all_policies().values():
+def test_policies_follow_the_protocol_in_behaviour(synthetic_market: MarketData) -> None:
+    """Policy protocol: ``act`` gives (n_assets + 1,) long-only weights summing to 1;
+    ``reset`` forgets the schedule (the next decision rebalances) and the fallbacks."""
+    market = synthetic_market[:320]
+    panel = make_panel(market)
+    drifted = np.array([0.0, 0.5, 0.2, 0.1, 0.1, 0.1])
+    for name, policy in all_policies().items():
         assert isinstance(policy, Policy)
+        assert policy.fit(market, panel) is policy
+        first = policy.act(PolicyState.at(market, 300, drifted, panel))
+        assert first.shape == (6,) and (first >= 0).all(), name
+        assert first.sum() == pytest.approx(1.0, abs=1e-9), name
+        if name != "buy_and_hold":  # 1 day later: between rebalances, hold the drift
+            held = policy.act(PolicyState.at(market, 301, drifted, panel))
+            np.testing.assert_array_equal(held, drifted)
+        policy.n_fallbacks_ = 3
+        policy.reset()
+        assert policy.n_fallbacks_ == 0 and policy.fallbacks_ == []
+        again = policy.act(PolicyState.at(market, 302, drifted, panel))
+        assert not np.array_equal(again, drifted), name  # rebalanced after reset
 
 
 def test_policy_state_is_point_in_time(synthetic_market: MarketData) -> None:
-    s = PolicyState.at(synthetic_market, 10, np.eye(6)[0])
+    panel = make_panel(synthetic_market)
+    s = PolicyState.at(synthetic_market, 10, np.eye(6)[0], panel)
     assert s.history.n_dates == 11 and s.date == synthetic_market.dates[10]
-    assert isinstance(s.date, pd.Timestamp)
+    assert s.date == s.history.dates[-1]
+    np.testing.assert_array_equal(s.history.prices, np.asarray(synthetic_market.prices)[:11])
+    np.testing.assert_array_equal(s.features.values, panel.values[:11])
+    np.testing.assert_array_equal(s.available, synthetic_market.available[10])
+    assert not s.weights.flags.writeable
     with pytest.raises(ValueError, match="t=900"):
         PolicyState.at(synthetic_market, 900, np.eye(6)[0])
+
+
+# ---------------------------------------------------------------- estimates and targets
+
+
+def _window(market: MarketData, t: int, lookback: int = LB) -> np.ndarray:
+    """The ``lookback`` daily returns ending at (and including) t: rows t-lookback+1..t."""
+    return np.asarray(market.returns)[t - lookback + 1 : t + 1]
+
+
+def _ledoit_wolf_2004(x: np.ndarray) -> np.ndarray:
+    """Ledoit & Wolf (2004), "A well-conditioned estimator for large-dimensional
+    covariance matrices", JMVA 88(2), Lemma 3.2-3.4 / Theorem 3.4, with the Frobenius
+    norm scaled by 1/p: shrink the ddof=0 sample covariance S towards m I, m = tr(S)/p."""
+    t, p = x.shape
+    xc = x - x.mean(axis=0)
+    s = xc.T @ xc / t
+    m = np.trace(s) / p
+    d2 = np.sum((s - m * np.eye(p)) ** 2) / p
+    b2_bar = sum(np.sum((np.outer(row, row) - s) ** 2) / p for row in xc) / t**2
+    b2 = min(b2_bar, d2)
+    return b2 / d2 * m * np.eye(p) + (1 - b2 / d2) * s
+
+
+def test_covariance_estimators(synthetic_market: MarketData) -> None:
+    state = PolicyState.at(synthetic_market, 300, np.eye(6)[0], make_panel(synthetic_market))
+    x = _window(synthetic_market, 300)
+    cols = np.arange(5)
+    np.testing.assert_allclose(
+        get_covariance("sample").estimate(x, state, cols), np.cov(x, rowvar=False)
+    )
+    np.testing.assert_allclose(
+        get_covariance("ledoit_wolf").estimate(x, state, cols), _ledoit_wolf_2004(x), rtol=1e-10
+    )
+    # EWMA with an infinite half-life is the (biased) sample covariance
+    np.testing.assert_allclose(
+        EWMACovariance(halflife=1e12).estimate(x, state, cols),
+        np.cov(x, rowvar=False, ddof=0),
+        rtol=1e-6,
+    )
+    # half-life 10: weights 0.5^((T-1-s)/10), the last day weighs most, weighted mean
+    aweights = 0.5 ** (np.arange(x.shape[0] - 1, -1, -1) / 10)
+    np.testing.assert_allclose(
+        EWMACovariance(halflife=10).estimate(x, state, cols),
+        np.cov(x, rowvar=False, aweights=aweights, bias=True),
+        rtol=1e-10,
+    )
+    garch = GarchCovariance().estimate(x, state, cols)
+    vol = np.asarray(state.features.feature("garch_vol")[-1], dtype=float)
+    np.testing.assert_allclose(np.sqrt(np.diag(garch)), vol, rtol=1e-12)
+    lw = _ledoit_wolf_2004(x)
+    corr = lw / np.sqrt(np.outer(np.diag(lw), np.diag(lw)))
+    np.testing.assert_allclose(garch, corr * np.outer(vol, vol), rtol=1e-10)
+    with pytest.raises(ValueError, match="covariance='nope'"):
+        get_covariance("nope")
+    with pytest.raises(TypeError, match="estimate"):
+        get_covariance(42)
+
+
+@pytest.mark.parametrize(
+    ("policy", "objective", "kwargs"),
+    [
+        (lambda: MinVariance(lookback=LB), "min_variance", {}),
+        (lambda: MeanVariance(lookback=LB), "utility", {}),
+        (
+            lambda: MinVariance(lookback=LB, rebalance_every=10, cost_bps=10.0),
+            "min_variance",
+            {"cost_rate": 10.0 * 1e-4 * 252 / 10},
+        ),
+        (
+            lambda: MeanVariance(lookback=LB, rebalance_every=5, cost_bps=2.0, risk_aversion=50.0),
+            "utility",
+            {"risk_aversion": 50.0, "cost_rate": 2.0 * 1e-4 * 252 / 5},
+        ),
+        (
+            lambda: MeanVariance(lookback=LB, expected_returns="forecast", covariance="sample"),
+            "utility",
+            {},
+        ),
+    ],
+)
+def test_mean_variance_target_is_the_optimum_of_annualised_estimates(
+    synthetic_market: MarketData, policy, objective: str, kwargs: dict
+) -> None:
+    """The weights are ``MeanRiskOptimizer.solve(252 Σ̂, 252 μ̂, w_prev)`` on the last
+    ``lookback`` returns up to t; the cost term is ``bps·1e-4·252/rebalance_every`` and
+    ``w_prev`` the current asset weights (cash dropped). The cost cases are interior:
+    the cost moves the weights, and so does ``w_prev``."""
+    t = 300
+    panel = make_panel(synthetic_market)
+    current = np.array([0.0, 0.05, 0.1, 0.15, 0.3, 0.4])
+    pol = policy()
+    w = pol.act(PolicyState.at(synthetic_market, t, current, panel))
+    x = _window(synthetic_market, t)
+    if pol.covariance == get_covariance("sample"):
+        cov = np.cov(x, rowvar=False)
+    else:
+        cov = _ledoit_wolf_2004(x)
+    if pol.expected_returns == "forecast":
+        mu = np.asarray(panel.values[t, :, 0], dtype=np.float64)
+    else:
+        mu = x.mean(axis=0)
+    expected = MeanRiskOptimizer(objective, **kwargs).solve(252 * cov, 252 * mu, current[1:])
+    assert w[0] == 0.0
+    np.testing.assert_allclose(w[1:], expected, atol=1e-6)
+    assert pol.n_fallbacks_ == 0
+
+
+def _theil(cov, pi, P, Q, tau, omega):
+    """Posterior by mixed estimation (precision weighting), as in Black & Litterman (1992)."""
+    a = np.linalg.inv(tau * cov)
+    m = np.linalg.inv(a + P.T @ np.linalg.inv(omega) @ P)
+    return m @ (a @ pi + P.T @ np.linalg.inv(omega) @ Q), cov + m
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "k"),
+    [
+        ({}, None),  # absolute views, He-Litterman Ω, δ = 2.5, τ = 0.05
+        ({"views": "relative", "risk_aversion": 4.0, "tau": 0.1}, 1),  # ⌊5/3⌋ = 1
+        ({"views": "relative", "fraction": 0.4, "omega": "idzorek", "confidences": 0.3}, 2),
+        ({"omega": "error", "tau": 0.02}, None),
+    ],
+)
+def test_black_litterman_posterior_from_the_forecasts(
+    synthetic_market: MarketData, kwargs: dict, k: int | None
+) -> None:
+    """Σ = 252·LW(window), Π = δΣ·1/N, views from f = 252·forecast at t: absolute
+    ``P = I``; relative, one view "mean of the top k minus mean of the bottom k"
+    (k = ⌊fraction·N⌋); Ω = diag(PτΣPᵀ), Idzorek's (1 − c)/c · diag(PτΣPᵀ), or the
+    measured error: 252 · var(P(f_{s−1} − r_s), ddof=1) over the window. Posterior by
+    mixed estimation (Black & Litterman 1992), independently of allocgym's gain form."""
+    t = 300
+    delta, tau = kwargs.get("risk_aversion", 2.5), kwargs.get("tau", 0.05)
+    panel = make_panel(synthetic_market)
+    state = PolicyState.at(synthetic_market, t, np.eye(6)[0], panel)
+    cols, mean, post = BlackLitterman(lookback=LB, **kwargs).posterior(state)
+    np.testing.assert_array_equal(cols, np.arange(5))
+    cov = 252 * _ledoit_wolf_2004(_window(synthetic_market, t))
+    pi = delta * cov @ np.full(5, 0.2)
+    forecasts = np.asarray(panel.values[:, :, 0], dtype=np.float64)
+    f = 252 * forecasts[t]
+    if k is None:
+        P = np.eye(5)
+    else:
+        order = np.argsort(f)
+        P = np.zeros((1, 5))
+        P[0, order[-k:]], P[0, order[:k]] = 1.0 / k, -1.0 / k
+    omega = np.diag(np.diag(P @ (tau * cov) @ P.T))
+    if kwargs.get("omega") == "idzorek":
+        omega *= (1 - 0.3) / 0.3
+    elif kwargs.get("omega") == "error":
+        returns = np.asarray(synthetic_market.returns)
+        s = np.arange(t - LB + 1, t + 1)  # the return dates of the window
+        err = (forecasts[s - 1] - returns[s]) @ P.T
+        omega = np.diag(252 * err.var(axis=0, ddof=1))
+    ref_mean, ref_post = _theil(cov, pi, P, P @ f, tau, omega)
+    np.testing.assert_allclose(mean, ref_mean, rtol=1e-8)
+    np.testing.assert_allclose(post, ref_post, rtol=1e-8)
+
+
+def test_black_litterman_error_omega_trusts_a_perfect_forecaster(
+    synthetic_market: MarketData,
+) -> None:
+    """``omega="error"`` measures forecast(s−1) against return(s): a forecaster that was
+    always right has Ω ≈ 0, so the posterior satisfies its views (P = I: μ ≈ Q)."""
+    t = 300
+    panel = make_panel(synthetic_market)
+    values = np.array(panel.values)
+    returns = np.asarray(synthetic_market.returns)
+    values[5:-1, :, 0] = returns[6:]  # the forecast made at s-1 is the return at s
+    panel = dataclasses.replace(panel, values=values)
+    state = PolicyState.at(synthetic_market, t, np.eye(6)[0], panel)
+    _, mean, _ = BlackLitterman(lookback=LB, omega="error").posterior(state)
+    q = 252 * values[t, :, 0].astype(np.float64)
+    np.testing.assert_allclose(mean, q, atol=1e-4 * np.abs(q).max())
+    _, prior_like, _ = BlackLitterman(lookback=LB).posterior(state)
+    assert np.abs(prior_like - q).max() > 100 * np.abs(mean - q).max()
+
+
+def test_black_litterman_without_views_holds_non_uniform_reference_weights(
+    synthetic_market: MarketData,
+) -> None:
+    """No views: μ = Π = δΣw_ref, Σ_post = (1 + τ)Σ and the utility with risk aversion
+    δ/(1 + τ) is maximised at w_ref (He & Litterman 1999: w* = w_eq/(1 + τ) rescaled)."""
+    ref = np.array([0.1, 0.3, 0.15, 0.25, 0.2])
+    policy = BlackLitterman(lookback=LB, reference_weights=ref * 7.0)  # renormalised
+    w = policy.act(PolicyState.at(synthetic_market, 300, np.eye(6)[0]))
+    np.testing.assert_allclose(w[1:], ref, atol=1e-5)

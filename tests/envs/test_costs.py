@@ -36,6 +36,26 @@ def cash_balance_root(w_before, w_after, buy, sell):
     return brentq(f, 1e-9, 1.0 + 1e-12, xtol=1e-16, rtol=1e-15)
 
 
+def impact_root(w_before, w_after, buy, sell, b, sigma):
+    """mu from the cash balance with market impact, by bracketing.
+
+    Written from the module docstring of costs.py, independently of its fixed point::
+
+        mu w_0 = w'_0 + sum_i (1 - s_i) (w'_i - mu w_i)^+ - sum_i (mu w_i - w'_i)^+ / (1 - p_i)
+                 - b sum_i sigma_i |mu w_i - w'_i|^{3/2}
+    """
+    wd, wt = np.asarray(w_before), np.asarray(w_after)
+
+    def f(mu):
+        z = mu * wt[1:] - wd[1:]
+        proceeds = ((1 - sell) * np.maximum(-z, 0.0)).sum()
+        purchases = (np.maximum(z, 0.0) / (1 - buy)).sum()
+        impact = b * (sigma * np.abs(z) ** 1.5).sum()
+        return wd[0] + proceeds - purchases - impact - mu * wt[0]
+
+    return brentq(f, 1e-6, 1.0 + 1e-12, xtol=1e-16, rtol=1e-15)
+
+
 def random_weights(rng, n, size, long_short=False):
     w = rng.dirichlet(np.full(n + 1, 0.4), size=size)
     if long_short:
@@ -152,6 +172,76 @@ def test_market_impact_solves_its_equation():
         np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]]), sigma=np.array([[sigma]])
     )
     assert mu_b[0] == pytest.approx(mu, abs=1e-12)
+
+
+# Two assets with very different volatilities, different buy and sell rates per asset.
+IMPACT_B = 0.8
+IMPACT_BUY_BPS, IMPACT_SELL_BPS = np.array([10.0, 30.0]), np.array([20.0, 5.0])
+IMPACT_CASES = [  # (w_before, w_after, sigma); rows 0 and 1 differ only by sigma's order
+    ([0.2, 0.5, 0.3], [0.1, 0.2, 0.7], [0.01, 0.04]),
+    ([0.2, 0.5, 0.3], [0.1, 0.2, 0.7], [0.04, 0.01]),
+    ([0.0, 0.9, 0.1], [0.3, 0.1, 0.6], [0.03, 0.005]),
+]
+
+
+def impact_expected():
+    return np.array(
+        [
+            impact_root(
+                wd, wt, IMPACT_BUY_BPS * 1e-4, IMPACT_SELL_BPS * 1e-4, IMPACT_B, np.array(s)
+            )
+            for wd, wt, s in IMPACT_CASES
+        ]
+    )
+
+
+def test_impact_by_hand_single_path():
+    cm = CostModel(IMPACT_BUY_BPS, sell_bps=IMPACT_SELL_BPS, impact=IMPACT_B)
+    expected = impact_expected()
+    # first order for row 0: sell 0.3 of asset 1 at 20 bps, buy 0.4 of asset 2 at 30 bps,
+    # impact 0.8 (0.01 * 0.3^1.5 + 0.04 * 0.4^1.5)
+    rough = 0.002 * 0.3 + 0.003 / 0.997 * 0.4 + 0.8 * (0.01 * 0.3**1.5 + 0.04 * 0.4**1.5)
+    assert 1 - expected[0] == pytest.approx(rough, rel=0.05)
+    assert abs(expected[0] - expected[1]) > 1e-3  # sigma's order matters here
+    for (wd, wt, sigma), mu in zip(IMPACT_CASES, expected, strict=True):
+        got, cost = cm.remainder(wd, wt, np.array(sigma))
+        assert got == pytest.approx(mu, abs=1e-12)
+        assert cost == pytest.approx(1 - mu, abs=1e-12)
+        assert cm.remainder_reference(wd, wt, np.array(sigma)) == pytest.approx(mu, abs=1e-12)
+        trade = np.empty(3)
+        assert cm.solve(np.array([wd, wt]), np.array(sigma), trade) == pytest.approx(mu, abs=1e-12)
+        np.testing.assert_allclose(trade, mu * np.array(wt) - wd, atol=1e-12)
+
+
+def test_impact_by_hand_batched_path():
+    cm = CostModel(IMPACT_BUY_BPS, sell_bps=IMPACT_SELL_BPS, impact=IMPACT_B)
+    wd, wt, sigma = (np.array(part) for part in zip(*IMPACT_CASES, strict=True))
+    expected = impact_expected()
+    mu, cost = cm.remainder_batch(wd, wt, sigma)
+    np.testing.assert_allclose(mu, expected, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(cost, 1 - expected, rtol=0, atol=1e-12)
+    trade = np.empty_like(wd)
+    np.testing.assert_allclose(cm.solve_batch(wd, wt, sigma, trade), expected, atol=1e-12)
+    np.testing.assert_allclose(trade, expected[:, None] * wt - wd, atol=1e-12)
+    for i in range(len(wd)):  # each row alone too: no dependence on the other rows
+        np.testing.assert_allclose(
+            cm.remainder_batch(wd[i : i + 1], wt[i : i + 1], sigma[i : i + 1])[0],
+            expected[i : i + 1],
+            atol=1e-12,
+        )
+
+
+def test_batched_impact_uses_each_assets_own_volatility():
+    # five assets, trades of very different size, B = 4 rows with their own sigma
+    rng = np.random.default_rng(6)
+    cm = CostModel(np.linspace(1.0, 40.0, 5), sell_bps=12.0, impact=1.5)
+    w, v = random_weights(rng, 5, 4), random_weights(rng, 5, 4)
+    sigma = rng.uniform(0.002, 0.06, (4, 5))
+    mu, _ = cm.remainder_batch(w, v, sigma)
+    single = [cm.remainder(a, b, s)[0] for a, b, s in zip(w, v, sigma, strict=True)]
+    np.testing.assert_allclose(mu, single, rtol=0, atol=1e-12)
+    reversed_mu, _ = cm.remainder_batch(w, v, sigma[:, ::-1])
+    assert np.abs(reversed_mu - mu).max() > 1e-5  # the test can tell the assets apart
 
 
 # ------------------------------------------------------------------ validation

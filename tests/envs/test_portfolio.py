@@ -9,7 +9,7 @@ import pytest
 from scipy.optimize import brentq
 
 from allocgym.data import MarketData
-from allocgym.envs import PortfolioEnv
+from allocgym.envs import CostModel, PortfolioEnv
 from allocgym.exceptions import DataError
 from tests.envs.conftest import causal_panel
 
@@ -137,7 +137,7 @@ def test_track_is_consistent(small_market):
 def test_unavailable_assets_cannot_be_bought(late_market):
     env = PortfolioEnv(late_market, features=False, start=100, end=140)
     obs, _ = env.reset()
-    mask = obs[env._data.obs.layout.slices["mask"]]
+    mask = obs[env.observation_layout.slices["mask"]]
     assert mask[2] == 0.0 and mask[[0, 1, 3, 4]].min() == 1.0
     assert env.action_to_weights(np.ones(6))[3] == 0.0  # asset index 2 -> weight index 3
     _, _, _, _, info = env.step_weights([0.0, 0.2, 0.2, 0.4, 0.1, 0.1])
@@ -167,6 +167,26 @@ def test_point_in_time_observations(small_market):
     for before, after in zip(*observations, strict=True):
         assert np.array_equal(before, after)
     assert not np.array_equal(envs[0].step(actions[0])[0], envs[1].step(actions[0])[0])
+
+
+def test_impact_costs_are_point_in_time(small_market):
+    # the market-impact volatility at t may use returns up to t only: with prices changed
+    # after t_star, every cost up to and including the trade at t_star is bit-identical
+    t_star = 150
+    prices = np.array(small_market.prices)
+    rng = np.random.default_rng(11)
+    prices[t_star + 1 :] *= np.exp(np.cumsum(rng.normal(0, 0.05, prices[t_star + 1 :].shape), 0))
+    other = small_market.with_prices(prices)
+    actions = rng.uniform(-1, 1, (t_star - 100 + 1, 6))
+    runs = []
+    for market in (small_market, other):
+        env = PortfolioEnv(market, features=False, cost_bps=CostModel(10.0, impact=1.0), start=100)
+        env.reset()
+        infos = [env.step(a)[-1] for a in actions]
+        runs.append(([(i["cost"], i["turnover"]) for i in infos], env.wealth))
+    assert runs[0][0] == runs[1][0]
+    assert min(cost for cost, _ in runs[0][0]) > 0.0
+    assert runs[0][1] != runs[1][1]  # the return after t_star did change
 
 
 def test_point_in_time_with_the_technical_preset(small_market, tmp_path, monkeypatch):

@@ -36,10 +36,20 @@ def test_resolved_config_round_trips_through_yaml(tmp_path):
 
 
 def test_defaults_from_an_empty_mapping():
+    """What a newcomer gets (SPEC "Defaults"): embedded data, 10 bps, log return, 1/N."""
     config = load_config({})
     assert isinstance(config, ExperimentConfig)
+    assert config.name == "experiment" and config.run_dir == Path("runs") / "experiment"
+    assert config.data.source is None and config.seed == 0
     assert config.env.cost_bps == 10.0 and config.env.reward == "log_return"
-    assert [b.name for b in config.baselines] == ["equal_weight"]
+    assert (config.env.window, config.env.rebalance_every, config.env.action) == (30, 1, "simplex")
+    assert vars(config.walk_forward) == {
+        "train": 1260, "test": 252, "step": None, "expanding": False, "purge": 0,
+    }  # fmt: skip
+    assert config.features.preset == "standard" and config.features.cache
+    assert config.agents == ()
+    assert [(b.name, b.display) for b in config.baselines] == [("equal_weight", "1/N")]
+    assert config.report.n_boot == 1000 and config.sweep is None
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from allocgym.envs import PortfolioEnv, get_reward
+from tests.helpers import CLI_TIMEOUT
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,7 +43,7 @@ def test_train_ppo_script_runs(tmp_path):
             "--timesteps", "64", "--features", "technical", "--start", "2018-01-01",
             "--test-from", "2021-01-01", "--out", str(tmp_path / "run"),
         ],
-        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+        capture_output=True, text=True, timeout=CLI_TIMEOUT, cwd=tmp_path,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]
     assert "PPO" in out.stdout and "1/N" in out.stdout

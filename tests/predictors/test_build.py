@@ -24,7 +24,16 @@ from tests.predictors.conftest import assert_identical_until, first_assets, pert
 def test_technical_preset_panel(synthetic_market):
     panel = build_features(synthetic_market, "technical", cache_dir=False, progress=False)
     assert isinstance(panel, FeaturePanel)
+    assert panel.feature_names == (
+        "rsi_14", "macd", "macd_signal", "bollinger_pb",
+        "ma_ratio_5", "ma_ratio_10", "ma_ratio_20", "ma_ratio_50", "ma_ratio_200",
+        "mom_1", "mom_5", "mom_21", "mom_63", "rvol_21", "rvol_63",
+    )  # fmt: skip
     assert panel.values.dtype == np.float32
+    # the values are the documented formulas: mom_n = p_t / p_{t-n} - 1
+    p = np.asarray(synthetic_market.prices)
+    np.testing.assert_allclose(panel.feature("mom_5")[250:], p[250:] / p[245:-5] - 1, atol=1e-6)
+    assert np.isnan(panel.feature("mom_5")[:5]).all()
     assert panel.values.shape == (synthetic_market.n_dates, synthetic_market.n_assets, 15)
     assert panel.market_values.shape == (synthetic_market.n_dates, 0)
     assert panel.dates.equals(synthetic_market.dates)
@@ -136,7 +145,7 @@ def test_full_panel_point_in_time(which, synthetic_market, embedded_slice):
     assert np.isnan(a.market_values[:300]).all() and np.isfinite(a.market_values[300:]).all()
     assert a.available[300:].all() and not a.available[:300].any()
     assert a.diagnostics["refits"] == len(range(300, market.n_dates, 150))
-    assert a.diagnostics["garch_fallbacks"] >= 0
+    assert a.diagnostics["garch_fallbacks"] == 0  # clean data: every GARCH fit is kept
     assert not np.allclose(a.values[t + 1 :], b.values[t + 1 :])
 
 
@@ -162,4 +171,28 @@ def test_garch_fallbacks_are_counted_in_the_panel(synthetic_market, monkeypatch)
         panel = build_features(synthetic_market, cfg, cache_dir=False, progress=False)
     assert panel.diagnostics["refits"] == 2
     assert panel.diagnostics["garch_fallbacks"] == 2 * synthetic_market.n_assets
+    assert np.isfinite(panel.feature("garch_vol")[300:]).all()
+
+
+def test_an_asset_whose_price_never_moves_falls_back_at_every_refit(synthetic_market):
+    """Real (not mocked) failures: GARCH cannot fit all-zero returns; EWMA replaces it."""
+    from allocgym.data import MarketData
+    from allocgym.predictors import garch
+
+    cfg = FeatureConfig(
+        garch=GarchConfig(min_obs=100), regime=None, lstm=None, min_train=300, refit_every=250
+    )
+    clean = first_assets(synthetic_market, 3)
+    panel = build_features(clean, cfg, cache_dir=False, progress=False)
+    assert (panel.diagnostics["refits"], panel.diagnostics["garch_fallbacks"]) == (2, 0)
+    prices = np.column_stack([clean.prices, np.full(clean.n_dates, 50.0)])
+    stale = MarketData.from_prices(prices, clean.dates, (*clean.assets, "STALE"))
+    with pytest.warns(garch.GarchFallbackWarning) as warned:
+        panel = build_features(stale, cfg, cache_dir=False, progress=False)
+    # refits at rows 300 and 550 (on rows 0..299 and 0..549), one failed asset each
+    assert [str(w.message).split(";")[0] for w in warned] == [
+        "GARCH fit failed for 1 asset(s) ['STALE'] on rows 0..299",
+        "GARCH fit failed for 1 asset(s) ['STALE'] on rows 0..549",
+    ]
+    assert (panel.diagnostics["refits"], panel.diagnostics["garch_fallbacks"]) == (2, 2)
     assert np.isfinite(panel.feature("garch_vol")[300:]).all()

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import allocgym
+from tests.helpers import CLI_TIMEOUT
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
@@ -11,7 +12,7 @@ def _run(*args: str) -> subprocess.CompletedProcess:
         [sys.executable, "-m", "allocgym.cli", "predictors", *args],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=CLI_TIMEOUT,
     )
 
 

@@ -8,11 +8,13 @@ import sys
 
 import yaml
 
+from tests.helpers import CLI_TIMEOUT
+
 
 def _run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "allocgym.cli", "sweep", *args],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=CLI_TIMEOUT,
     )  # fmt: skip
 
 

@@ -15,6 +15,7 @@ from allocgym.exceptions import ConfigError
 from allocgym.experiment import load_config
 from allocgym.sweep import run_sweep
 from allocgym.sweep.driver import ray_available
+from tests.helpers import tiny_experiment
 
 TRIALS = ["c000-s0", "c000-s1", "c001-s0", "c001-s1"]
 
@@ -59,12 +60,115 @@ def test_sequential_sweep_writes_every_trial_and_the_summary(sequential):
     assert list(table.index) == TRIALS and "agents.0.hyperparameters.learning_rate" in table
 
 
-def test_validation_metric_ignores_the_test_window(sequential):
+@pytest.fixture
+def validation_calls(monkeypatch) -> list[dict]:
+    """Every backtest from here on: its name, the dates of the market it was given, of
+    each training slice its agent was fitted on and of its returns, and the policies'
+    mean daily return."""
+    import allocgym.backtest as backtest_module
+    from allocgym.agents import RLAgent
+
+    calls, backtest, fit = [], backtest_module.backtest, RLAgent.fit
+
+    def recorded_fit(self, market, features=None):
+        calls[-1]["fits"].append((market.dates[0], market.dates[-1]))
+        return fit(self, market, features)
+
+    def recorded_backtest(policies, market, *args, name="", **kwargs):
+        calls.append({"name": name, "market": market.dates, "fits": []})
+        res = backtest(policies, market, *args, name=name, **kwargs)
+        calls[-1]["returns"] = res.returns.index
+        calls[-1]["mean_return"] = res.returns.mean(axis=1).to_numpy()
+        return res
+
+    monkeypatch.setattr(RLAgent, "fit", recorded_fit)
+    monkeypatch.setattr(backtest_module, "backtest", recorded_backtest)
+    return calls
+
+
+def _validation_trial(root, market, n_days, test, calls):
+    """Trial c000-s0 of the tiny sweep on ``n_days`` with ``test``-day test windows:
+    its record and its validation backtests."""
+    from allocgym.sweep.space import Trial
+    from allocgym.sweep.trial import run_trial
+
+    calls.clear()
+    root.mkdir()
+    cfg = tiny_experiment(root, market, n_days, walk_forward={"train": 300, "test": test})
+    trial = Trial("c000", {"agents.0.hyperparameters.learning_rate": 0.001}, 0)
+    record = run_trial(load_config(cfg), trial, root / "sweep", 100, threads=1)
+    assert record["status"] == "ok", record.get("error")
+    return record, [c for c in calls if "validation" in c["name"]]
+
+
+def test_validation_metric_ignores_the_test_window(
+    sequential, synthetic_market, tmp_path, validation_calls
+):
     """The validation Sharpe depends on training-part days only: same with a longer test."""
+    dates = synthetic_market.dates
+    # 500 days, train 300, test 200: the validation window is days [200, 300) of the
+    # training part [0, 300); the agent trains on [0, 200); the test is [300, 500)
+    short, short_calls = _validation_trial(
+        tmp_path / "a", synthetic_market, 500, 200, validation_calls
+    )
+    # 600 days, test 300: a longer test window, the same training part and validation
+    long, long_calls = _validation_trial(
+        tmp_path / "b", synthetic_market, 600, 300, validation_calls
+    )
+    for calls in (short_calls, long_calls):
+        assert len(calls) == 1
+        (call,) = calls
+        assert call["market"].equals(dates[:300])  # the training part, nothing after it
+        assert call["fits"] == [(dates[0], dates[199])]
+        # validation decisions at days 200..298, returns dated 201..299: strictly inside
+        # the training window, after the agent's training data, before the test window
+        assert call["returns"].equals(dates[201:300])
+        assert call["returns"][-1] < dates[300]
+        assert call["fits"][0][1] < call["returns"][0]
+    assert short["val_sharpe_folds"] == [short["val_sharpe"]]
+    assert np.isfinite(short["val_sharpe"])
+    assert long["val_sharpe"] == short["val_sharpe"]
+    assert long["oos"]["sharpe"] != short["oos"]["sharpe"]  # the test windows did differ
+    # the same trial in the sweep (same data, seed and threads) validated the same way
     record = json.loads((sequential.root / "trials" / "c000-s0" / "trial.json").read_text())
-    # 500 days, train 300: the validation window is days [200, 300); the test is [300, 500)
-    assert record["val_sharpe_folds"] == [record["val_sharpe"]]
+    assert record["val_sharpe"] == short["val_sharpe"]
     assert record["oos"]["sharpe"] != record["val_sharpe"]
+
+
+def test_validation_windows_end_each_training_part_after_the_purge_gap(
+    synthetic_market, tmp_path, validation_calls
+):
+    from allocgym.backtest.metrics import sharpe_ratio
+    from allocgym.experiment.runner import _prepare
+    from allocgym.sweep.trial import validation_pass
+
+    dates = synthetic_market.dates
+    cfg = tiny_experiment(
+        tmp_path, synthetic_market, 520, walk_forward={"train": 300, "test": 200, "purge": 10}
+    )
+    config, market, features, _, folds = _prepare(load_config(cfg), False, False, False)
+    # folds: train [0, 300) test [310, 510); train [200, 500) test [510, 520)
+    assert [(f[0], f[-1], t[0]) for f, t in folds] == [(0, 299, 310), (200, 499, 510)]
+    reported: list[dict] = []
+    running = validation_pass(config, market, features, folds, 100, reported.append)
+    # the metric after fold k is the Sharpe ratio of the validation days of folds <= k
+    first, second = (c["mean_return"] for c in validation_calls)
+    assert running == [sharpe_ratio(first), sharpe_ratio(np.concatenate([first, second]))]
+    assert np.isfinite(running).all()
+    assert reported == [{"val_sharpe": running[0], "fold": 1}]  # the last is the record's
+    # each training part [a, b): the agent trains on [a, b - 110), the 10 purge days are
+    # skipped, and the last 100 days [b - 100, b) are validated (returns dated the day
+    # after each decision, the last decision having no next day inside the part)
+    assert [(c["market"][0], c["market"][-1]) for c in validation_calls] == [
+        (dates[0], dates[299]), (dates[200], dates[499]),
+    ]  # fmt: skip
+    assert [c["fits"] for c in validation_calls] == [
+        [(dates[0], dates[189])], [(dates[200], dates[389])],
+    ]  # fmt: skip
+    assert validation_calls[0]["returns"].equals(dates[201:300])
+    assert validation_calls[1]["returns"].equals(dates[401:500])
+    for call, (train, test) in zip(validation_calls, folds, strict=True):
+        assert dates[train[0]] <= call["returns"][0] and call["returns"][-1] < dates[test[0]]
 
 
 def test_rerun_resumes_finished_trials(sequential, tiny_sweep):
@@ -124,7 +228,11 @@ def test_ray_sweep_on_local_loopback_instance(tiny_sweep, tmp_path, sequential):
     assert list(results.trials.index) == TRIALS and results.n_failed == 0
     _check_trial_folders(results)
     assert (tmp_path / "tiny" / "ray" / "tune").is_dir()
-    # one code path: the same trials give the same results as the sequential run
+    # One code path: the same trials give the same results as the sequential run. Both
+    # backends cap torch at the trial's CPUs, so training is the same computation; the
+    # tolerance only absorbs last-bit differences from numpy's BLAS, whose thread count
+    # Ray sets per worker (OMP_NUM_THREADS). A different model (another seed, learning
+    # rate or training window) moves a validation Sharpe by far more than 1e-6.
     np.testing.assert_allclose(
         results.trials["val_sharpe"], sequential.trials["val_sharpe"], rtol=1e-6
     )
