@@ -25,7 +25,7 @@ from allocgym._typing import BoolArray, FloatArray
 from allocgym.data import MarketData
 from allocgym.predictors.panel import FeaturePanel
 
-__all__ = ["FittablePolicy", "Policy", "PolicyState", "validate_weights"]
+__all__ = ["FittablePolicy", "Policy", "PolicyState"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,35 +114,3 @@ class FittablePolicy(Policy, Protocol):
 
     def fit(self, market: MarketData, features: FeaturePanel | None = None) -> FittablePolicy:
         """Learn from ``market`` (the fold's training part) only; return self."""
-
-
-def validate_weights(
-    weights: FloatArray, available: BoolArray, *, who: str = "policy", atol: float = 1e-6
-) -> FloatArray:
-    """Check target weights and return them as a clean float64 copy.
-
-    Raises
-    ------
-    ValueError
-        Wrong shape, non-finite, negative, not summing to 1, or weight on an asset
-        without a price at ``t`` (``available`` False).
-    """
-    w = np.asarray(weights, dtype=np.float64)
-    n = available.shape[0] + 1
-    if w.shape != (n,):
-        raise ValueError(f"{who} returned weights of shape {w.shape}; expected ({n},)")
-    if not np.isfinite(w).all():
-        raise ValueError(f"{who} returned non-finite weights {w}")
-    if (w < -atol).any():
-        raise ValueError(f"{who} returned negative weights {w}; expected long-only")
-    if abs(w.sum() - 1.0) > atol:
-        raise ValueError(f"{who} returned weights summing to {w.sum():.8f}; expected 1")
-    bad = (~available) & (w[1:] > atol)
-    if bad.any():
-        raise ValueError(
-            f"{who} put weight on assets without a price at t (positions "
-            f"{np.flatnonzero(bad).tolist()}); expected 0 there"
-        )
-    w = np.clip(w, 0.0, None)
-    w[1:][~available] = 0.0
-    return w / w.sum()

@@ -1,4 +1,4 @@
-"""The Policy protocol, PolicyState and validate_weights."""
+"""The Policy protocol, PolicyState and the one validation of target weights."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from allocgym.data import MarketData
-from allocgym.policy import FittablePolicy, Policy, PolicyState, validate_weights
+from allocgym.envs import validate_target_weights
+from allocgym.policy import FittablePolicy, Policy, PolicyState
 
 
 class _Cash:
@@ -41,7 +42,8 @@ def test_protocols_are_structural(synthetic_market: MarketData) -> None:
     # and what a conforming policy returns is a valid target for the engine
     state = PolicyState.at(synthetic_market, 10, np.eye(6)[1])
     w = _Cash().act(state)
-    np.testing.assert_array_equal(validate_weights(w, state.available), [1, 0, 0, 0, 0, 0])
+    tradable = np.concatenate(([1.0], state.available))
+    np.testing.assert_array_equal(validate_target_weights(w, tradable), [1, 0, 0, 0, 0, 0])
     assert _Fitted().fit(synthetic_market[:50]).seen == 50
 
 
@@ -60,22 +62,33 @@ def test_state_holds_only_the_past(synthetic_market: MarketData) -> None:
     assert s.weights[0] == 0.5
 
 
-def test_validate_weights() -> None:
-    avail = np.array([True, True, False])
-    np.testing.assert_allclose(validate_weights([0.2, 0.5, 0.3, 0], avail), [0.2, 0.5, 0.3, 0])
-    # within the tolerance: tiny negatives and dust on unpriced assets are cleaned away,
-    # and the result sums to 1 exactly
-    raw = np.array([0.5, 0.5 + 4e-7, -2e-7, 2e-7])
-    clean = validate_weights(raw, avail)
-    np.testing.assert_allclose(clean, [0.5, 0.5 + 4e-7, 0, 0] / np.sum([0.5, 0.5 + 4e-7]))
+def test_validate_target_weights() -> None:
+    tradable = np.array([1.0, 1.0, 1.0, 0.0])
+    np.testing.assert_array_equal(
+        validate_target_weights([0.2, 0.5, 0.3, 0], tradable), [0.2, 0.5, 0.3, 0]
+    )
+    # within the tolerances: tiny negatives are clipped, weight on an asset without a
+    # price at t moves to cash, the rounding of the sum goes to cash: the result sums to 1
+    raw = np.array([0.5, 0.5 + 4e-7, -2e-9, 0.1])
+    raw[0] -= 0.1
+    clean = validate_target_weights(raw, tradable)
+    np.testing.assert_allclose(clean, [0.5 - 4e-7, 0.5 + 4e-7, 0, 0], atol=1e-15)
     assert clean.sum() == pytest.approx(1.0, abs=1e-15) and clean is not raw
-    assert raw[2] == -2e-7  # the input is not modified
+    assert raw[2] == -2e-9  # the input is not modified
     for bad, match in [
         ([0.5, 0.5], "shape"),
         ([np.nan, 0.5, 0.5, 0], "non-finite"),
-        ([-0.1, 0.6, 0.5, 0], "negative"),
-        ([0.2, 0.2, 0.2, 0], "summing"),
-        ([0.2, 0.2, 0.2, 0.4], "without a price"),
+        ([-0.1, 0.6, 0.5, 0], r"negative entries \[-0\.1\] at positions \[0\]"),
+        ([0.2, 0.2, 0.2, 0], "sum to 0.6"),
     ]:
-        with pytest.raises(ValueError, match=f"^agent .*{match}"):
-            validate_weights(bad, avail, who="agent")
+        with pytest.raises(ValueError, match=match):
+            validate_target_weights(bad, tradable)
+    # a batch: rows are validated alike and the bad row is named
+    batch = np.array([[0.2, 0.5, 0.3, 0.0], [0.2, 0.2, 0.2, 0.0]])
+    with pytest.raises(ValueError, match=r"sum to \[0\.6.*\] in rows \[1\]"):
+        validate_target_weights(batch, np.tile(tradable, (2, 1)))
+    batch[1] = [0.0, 0.5, 0.0, 0.5]
+    np.testing.assert_array_equal(
+        validate_target_weights(batch, np.tile(tradable, (2, 1))),
+        [[0.2, 0.5, 0.3, 0.0], [0.5, 0.5, 0.0, 0.0]],
+    )

@@ -11,6 +11,7 @@ import pandas as pd
 
 from allocgym._typing import FloatArray
 from allocgym.data import MarketData, load_market
+from allocgym.envs.accounting import Accounting
 from allocgym.envs.actions import ActionMap, make_action_map
 from allocgym.envs.costs import CostModel
 from allocgym.envs.observation import ObservationTable
@@ -67,7 +68,7 @@ def _index(market: MarketData, date: Any, name: str, side: str) -> int:
 
 
 def _check_int(name: str, value: Any, low: int) -> int:
-    if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < low:
+    if not _is_int(value) or value < low:
         raise ValueError(f"{name}={value!r} is invalid; expected an integer >= {low}")
     return int(value)
 
@@ -87,6 +88,8 @@ class EnvData:
         1.0 for cash and for assets with a price at t, else 0.0.
     sigma : ndarray, shape (n_dates, n_assets) or None
         Causal daily volatility for market impact (None without impact).
+    accounting : Accounting
+        The rebalance-and-hold step both environments call.
     """
 
     market: MarketData
@@ -101,6 +104,7 @@ class EnvData:
     tradable: FloatArray
     sigma: FloatArray | None
     obs: ObservationTable
+    accounting: Accounting
 
 
 def prepare(
@@ -154,10 +158,41 @@ def prepare(
         long_only=action_map.long_only,
         max_leverage=action_map.max_leverage,
     )
+    accounting = Accounting(cost_model, growth, sigma, rebalance_every)
     return EnvData(
         mkt, panel, cost_model, action_map, window, rebalance_every, lo, hi, growth, tradable,
-        sigma, obs,
+        sigma, obs, accounting,
     )  # fmt: skip
+
+
+def episode_span(episode_length: Any, data: EnvData) -> int | None:
+    """Trading days spanned by ``episode_length`` decisions (None: until ``end``)."""
+    if episode_length is None:
+        return None
+    k = data.rebalance_every
+    span = episode_length * k if _is_int(episode_length) and episode_length >= 1 else 0
+    if span < 1 or data.lo + span > data.hi:
+        raise DataError(
+            f"episode_length={episode_length!r} decisions of {k} days do not fit in the "
+            f"range of {data.hi - data.lo} days; expected an integer with "
+            "1 <= episode_length * rebalance_every <= days in the range"
+        )
+    return span
+
+
+def draw_starts(
+    rng: np.random.Generator, data: EnvData, span: int | None, size: int | None = None
+) -> Any:
+    """First decision indices drawn uniformly so that an episode of ``span`` days fits.
+
+    Uniform on ``lo .. hi - span`` (``hi - 1`` without an episode length): an int, or an
+    array of ``size`` ints.
+    """
+    return rng.integers(data.lo, data.hi - (span or 1) + 1, size=size)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
 def _rolling_mean(x: FloatArray, window: int) -> FloatArray:

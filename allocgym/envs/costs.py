@@ -197,65 +197,58 @@ class CostModel:
         pair: FloatArray,
         sigma: FloatArray | None = None,
         trade: FloatArray | None = None,
-    ) -> float:
-        """``mu`` for ``pair = [w_before, w_after]`` of shape (2, n_assets + 1); no checks.
+    ) -> float | FloatArray:
+        """``mu`` for ``pair = [w_before, w_after]``; float64, no checks.
 
-        The low-level entry point of :meth:`remainder` that the environment calls on its
-        preallocated buffers. If ``trade`` (shape (n_assets + 1,)) is given it receives
+        The low-level entry point the environments call on their buffers: ``pair`` has
+        shape (2, n_assets + 1) for one portfolio (returns a float) or (2, B, n_assets + 1)
+        for a batch (returns an array of shape (B,)); ``sigma`` has shape (n_assets,) or
+        (B, n_assets). If ``trade`` (the shape of ``w_before``) is given it receives
         ``mu * w_after - w_before``, the trade as a fraction of pre-trade wealth.
         """
-        co = self._cache.get(pair.shape[1] - 1) or self._coefficients(pair.shape[1] - 1)
-        wd = pair[0]
-        wt = pair[1]
-        diff = np.empty_like(wd) if trade is None else trade
+        n1 = pair.shape[-1]
+        co = self._cache.get(n1 - 1) or self._coefficients(n1 - 1)
+        diff = np.empty(pair.shape[1:]) if trade is None else trade
+        single = pair.ndim == 2
+        if not (self._zero or self.impact):  # the hot path first
+            return _newton_row(pair, co, diff) if single else _newton_batch(pair, co, diff)
+        wd, wt = pair[0], pair[1]
         if self._zero:  # exactly 1, whatever the rounding of the weights' sums
             np.subtract(wt, wd, out=diff)
-            return 1.0
-        if self.impact:
-            mu = self._fixed_point(wd, wt, co, self._impact_sigma(sigma, pair.shape[1] - 1))
-            np.multiply(wt, mu, out=diff)
-            diff -= wd
-            return mu
-        # Newton's method on the piecewise-linear fixed point, from mu = 1: each step
-        # solves the linear piece of the current sell set exactly; it stops when the
-        # sell set no longer changes (hot path of env.step: ~12 tiny numpy calls).
-        a, d = pair.dot(co.inv).tolist()
-        sell = wd > wt
-        mu = 1.0
-        for _ in range(2 * pair.shape[1] + 2):
-            s_d, s_t = pair.dot(co.k * sell).tolist()
-            mu = (a - s_d) / (d - s_t)
-            np.multiply(wt, mu, out=diff)
-            new_sell = wd > diff
-            diff -= wd
-            if not np.count_nonzero(new_sell != sell):
-                break
-            sell = new_sell
+            return 1.0 if single else np.ones(pair.shape[1])
+        mu = self._fixed_point(wd, wt, co, self._impact_sigma(sigma, wd.shape))
+        np.multiply(wt, mu if single else mu[:, None], out=diff)
+        diff -= wd
         return mu
 
-    def _impact_sigma(self, sigma: FloatArray | None, n_assets: int) -> FloatArray:
+    def _impact_sigma(self, sigma: FloatArray | None, shape: tuple[int, ...]) -> FloatArray:
+        """``sigma`` with a zero column for cash prepended (shape ``shape``)."""
         if sigma is None:
             raise ValueError(
                 f"impact={self.impact} needs sigma (daily volatility per asset, shape "
-                f"({n_assets},)); got None"
+                f"{(*shape[:-1], shape[-1] - 1)}); got None"
             )
-        return np.concatenate(([0.0], np.nan_to_num(np.asarray(sigma, dtype=np.float64))))
+        sig = np.zeros(shape)
+        sig[..., 1:] = np.nan_to_num(np.asarray(sigma, dtype=np.float64))
+        return sig
 
     def _fixed_point(
         self, wd: FloatArray, wt: FloatArray, co: _Coefficients, sig: FloatArray | None
-    ) -> float:
-        a = float(np.dot(co.inv, wd))
-        d = float(np.dot(co.inv, wt))
-        mu = 1.0 - 2.0 * co.c_max + co.c_max**2
+    ) -> float | FloatArray:
+        """The fixed-point iteration of Jiang et al., one row or a batch of rows."""
+        a = wd.dot(co.inv)
+        d = wt.dot(co.inv)
+        mu = np.full(np.shape(a), 1.0 - 2.0 * co.c_max + co.c_max**2)
+        change = np.inf
         for _ in range(self.max_iter):
-            trade = wd - mu * wt
-            new = a - float(np.dot(co.k, np.maximum(trade, 0.0)))
+            x = wd - mu[..., None] * wt  # w' - mu w: positive where the asset is sold
+            new = a - np.maximum(x, 0.0).dot(co.k)
             if sig is not None:
-                new -= self.impact * float(np.dot(sig, np.abs(trade) ** 1.5))
-            new /= d
-            change, mu = abs(new - mu), new
+                new = new - self.impact * (np.abs(x) ** 1.5 * sig).sum(axis=-1)
+            new = new / d
+            change, mu = float(np.abs(new - mu).max(initial=0.0)), new
             if change <= self.tol:
-                return mu
+                return mu if mu.ndim else float(mu)
         raise RuntimeError(
             f"the transaction remainder factor did not converge in max_iter={self.max_iter} "
             f"iterations (last change {change:.2e}); raise max_iter or lower impact"
@@ -271,7 +264,7 @@ class CostModel:
         wd = np.asarray(w_before, dtype=np.float64)
         wt = np.asarray(w_after, dtype=np.float64)
         n = wd.shape[0] - 1
-        sig = self._impact_sigma(sigma, n) if self.impact else None
+        sig = self._impact_sigma(sigma, wd.shape) if self.impact else None
         return self._fixed_point(wd, wt, self._coefficients(n), sig)
 
     # ------------------------------------------------------------------ batch
@@ -304,68 +297,57 @@ class CostModel:
         sigma: FloatArray | None = None,
         trade: FloatArray | None = None,
     ) -> FloatArray:
-        """``mu`` of shape (B,) for float64 arrays of shape (B, n_assets + 1); no checks.
+        """:meth:`solve` for float64 arrays of shape (B, n_assets + 1); ``mu`` of shape (B,)."""
+        return self.solve(np.stack((w_before, w_after)), sigma, trade)
 
-        If ``trade`` is given it receives ``mu * w_after - w_before``.
-        """
-        wd, wt = w_before, w_after
-        co = self._coefficients(wd.shape[1] - 1)
-        diff = np.empty_like(wd) if trade is None else trade
-        if self._zero:
-            np.subtract(wt, wd, out=diff)
-            return np.ones(wd.shape[0])
-        a = wd.dot(co.inv)
-        d = wt.dot(co.inv)
-        if self.impact:
-            sig = self._impact_sigma_batch(sigma, wd.shape)
-            mu = np.full(wd.shape[0], 1.0 - 2.0 * co.c_max + co.c_max**2)
-            for _ in range(self.max_iter):
-                np.multiply(wt, mu[:, None], out=diff)
-                np.subtract(wd, diff, out=diff)  # w' - mu w
-                new = a - np.maximum(diff, 0.0).dot(co.k)
-                new -= self.impact * (np.abs(diff) ** 1.5 * sig).dot(np.ones(wd.shape[1]))
-                new /= d
-                done = np.abs(new - mu).max(initial=0.0) <= self.tol
-                mu = new
-                if done:
-                    break
-            else:
-                raise RuntimeError(
-                    f"the transaction remainder factor did not converge in "
-                    f"max_iter={self.max_iter} iterations; raise max_iter or lower impact"
-                )
-            np.multiply(wt, mu[:, None], out=diff)
-            diff -= wd
-            return mu
-        # Newton on every row, then again only on the rows whose sell set changed
-        ones = np.ones(wd.shape[1])
-        kwd, kwt = wd * co.k, wt * co.k
-        sell = wd > wt
-        mu = (a - (kwd * sell).dot(ones)) / (d - (kwt * sell).dot(ones))
-        np.multiply(wt, mu[:, None], out=diff)
+
+def _newton_row(pair: FloatArray, co: _Coefficients, diff: FloatArray) -> float:
+    """Exact ``mu`` of one rebalance without impact: Newton on the piecewise-linear map.
+
+    With the sell set ``S`` fixed, the fixed point is linear:
+    ``mu = (A - sum_{i in S} k_i w'_i) / (D - sum_{i in S} k_i w_i)``. Started at
+    ``mu = 1``, each step solves the current piece exactly; it stops when the sell set
+    (``w'_i > mu w_i``) no longer changes (hot path of ``env.step``: ~12 tiny numpy calls).
+    """
+    wd, wt = pair[0], pair[1]
+    a, d = pair.dot(co.inv).tolist()
+    sell = wd > wt
+    mu = 1.0
+    for _ in range(2 * pair.shape[1] + 2):
+        s_d, s_t = pair.dot(co.k * sell).tolist()
+        mu = (a - s_d) / (d - s_t)
+        np.multiply(wt, mu, out=diff)
+        new_sell = wd > diff
         diff -= wd
-        new_sell = diff < 0.0
-        changed = new_sell != sell
-        if not changed.any():  # the common case: one Newton step was exact everywhere
-            return mu
-        rows = np.flatnonzero(changed.any(axis=1))
-        for _ in range(2 * wd.shape[1] + 2):
-            if not rows.size:
-                break
-            s = new_sell[rows]
-            m = (a[rows] - (kwd[rows] * s).dot(ones)) / (d[rows] - (kwt[rows] * s).dot(ones))
-            dr = wt[rows] * m[:, None] - wd[rows]
-            mu[rows], diff[rows] = m, dr
-            ns = dr < 0.0
-            new_sell[rows] = ns
-            rows = rows[(ns != s).any(axis=1)]
-        return mu
+        if not np.count_nonzero(new_sell != sell):
+            break
+        sell = new_sell
+    return mu
 
-    def _impact_sigma_batch(self, sigma: FloatArray | None, shape: tuple[int, int]) -> FloatArray:
-        if sigma is None:
-            raise ValueError(
-                f"impact={self.impact} needs sigma of shape ({shape[0]}, {shape[1] - 1}); got None"
-            )
-        sig = np.zeros(shape)
-        sig[:, 1:] = np.nan_to_num(np.asarray(sigma, dtype=np.float64))
-        return sig
+
+def _newton_batch(pair: FloatArray, co: _Coefficients, diff: FloatArray) -> FloatArray:
+    """:func:`_newton_row` for every portfolio of a batch, iterating only rows that changed."""
+    wd, wt = pair[0], pair[1]
+    ones = np.ones(pair.shape[2])
+    a, d = wd.dot(co.inv), wt.dot(co.inv)  # 2-D dots: BLAS (a 3-D dot is not)
+    kwd, kwt = wd * co.k, wt * co.k
+    sell = wd > wt
+    mu = (a - (kwd * sell).dot(ones)) / (d - (kwt * sell).dot(ones))
+    np.multiply(wt, mu[:, None], out=diff)
+    diff -= wd
+    new_sell = diff < 0.0
+    changed = new_sell != sell
+    if not changed.any():  # the common case: one Newton step was exact everywhere
+        return mu
+    rows = np.flatnonzero(changed.any(axis=1))
+    for _ in range(2 * pair.shape[2] + 2):
+        if not rows.size:
+            break
+        s = new_sell[rows]
+        m = (a[rows] - (kwd[rows] * s).dot(ones)) / (d[rows] - (kwt[rows] * s).dot(ones))
+        dr = wt[rows] * m[:, None] - wd[rows]
+        mu[rows], diff[rows] = m, dr
+        ns = dr < 0.0
+        new_sell[rows] = ns
+        rows = rows[(ns != s).any(axis=1)]
+    return mu

@@ -28,13 +28,19 @@ import numpy as np
 import numpy.typing as npt
 
 from allocgym._typing import FloatArray
-from allocgym.envs._setup import EnvData, FeaturesLike, MarketLike, prepare
+from allocgym.envs._setup import (
+    EnvData,
+    FeaturesLike,
+    MarketLike,
+    draw_starts,
+    episode_span,
+    prepare,
+)
 from allocgym.envs.actions import ActionMap
 from allocgym.envs.costs import CostModel
 from allocgym.envs.observation import ObservationLayout
 from allocgym.envs.rewards import RewardFn, StepRecord, get_reward
 from allocgym.envs.track import Track, _Recorder
-from allocgym.exceptions import DataError
 
 __all__ = ["PortfolioEnv", "validate_target_weights"]
 
@@ -52,18 +58,21 @@ def validate_target_weights(
 ) -> FloatArray:
     """Check target weights and move the weight of untradable assets to cash.
 
+    The one validation of target weights: :meth:`PortfolioEnv.step_weights` (and so the
+    backtester) and :meth:`PortfolioVecEnv.step_weights` call it.
+
     Parameters
     ----------
-    weights : array of shape (n_assets + 1,)
-        Index 0 = cash; must be finite and sum to 1 (within 1e-6; renormalised).
-        Long only: entries >= 0 (down to -1e-8, clipped). Long/short: gross asset
-        exposure ``sum_{i>=1} |w_i| <= max_leverage`` (within 1e-6).
-    tradable : array of shape (n_assets + 1,)
+    weights : array of shape (n_assets + 1,) or (B, n_assets + 1)
+        Index 0 = cash; must be finite and sum to 1 (within 1e-6; cash absorbs the
+        rounding). Long only: entries >= 0 (down to -1e-8, clipped). Long/short: gross
+        asset exposure ``sum_{i>=1} |w_i| <= max_leverage`` (within 1e-6).
+    tradable : array of the same shape
         1.0 for cash and assets that trade at ``t``, else 0.0.
 
     Returns
     -------
-    ndarray of float64, shape (n_assets + 1,)
+    ndarray of float64, the shape of ``weights``
     """
     a = np.asarray(weights, dtype=np.float64)
     if a.shape != tradable.shape:
@@ -75,32 +84,46 @@ def validate_target_weights(
     if out is not None:
         w[...] = a
     if not np.isfinite(w).all():
-        raise ValueError(f"target_weights contains non-finite values: {w.tolist()}")
+        raise ValueError(f"target_weights contains non-finite values{_where(~np.isfinite(w))}")
     if long_only:
         if w.min() < -1e-8:
+            neg = w < -1e-8
             raise ValueError(
-                f"target_weights has negative entries {w[w < -1e-8].tolist()} at positions "
-                f"{np.flatnonzero(w < -1e-8).tolist()}; expected long-only weights >= 0 "
-                "(use action='long_short' for short positions)"
+                f"target_weights has negative entries {w[neg].tolist()}{_where(neg)}; "
+                "expected long-only weights >= 0 (use action='long_short' for short positions)"
             )
         np.maximum(w, 0.0, out=w)
-    total = float(w.sum())
-    if abs(total - 1.0) > 1e-6:
-        raise ValueError(f"target_weights sum to {total!r}; expected 1 (cash included)")
+    total = w.sum(axis=-1)
+    off = np.abs(total - 1.0)
+    if (off > 1e-6).any():
+        bad = np.atleast_1d(off > 1e-6)
+        sums = np.atleast_1d(total)[bad].tolist()
+        rows = f" in rows {np.flatnonzero(bad).tolist()}" if w.ndim == 2 else ""
+        raise ValueError(
+            f"target_weights sum to {sums[0] if w.ndim == 1 else sums!r}{rows}; "
+            "expected 1 (cash included)"
+        )
     blocked = tradable == 0.0
     if blocked.any():
-        w[0] += w[blocked].sum()
+        w[..., 0] += np.where(blocked, w, 0.0).sum(axis=-1)
         w[blocked] = 0.0
-    if abs(total - 1.0) > 1e-12:
-        w[0] += 1.0 - total  # rounding from an optimiser: cash absorbs it
+    if (off > 1e-12).any():  # rounding from an optimiser: cash absorbs it
+        w[..., 0] += np.where(off > 1e-12, 1.0 - total, 0.0)
     if not long_only:
-        gross = float(np.abs(w[1:]).sum())
-        if gross > max_leverage + 1e-6:
+        gross = np.abs(w[..., 1:]).sum(axis=-1)
+        if (gross > max_leverage + 1e-6).any():
             raise ValueError(
-                f"target_weights have gross exposure {gross:.6g}; expected <= "
+                f"target_weights have gross exposure {np.max(gross):.6g}; expected <= "
                 f"max_leverage={max_leverage}"
             )
     return w
+
+
+def _where(mask: npt.NDArray[np.bool_]) -> str:
+    """`` at positions [..]`` (1-D) or `` at (row, position) [..]`` (a batch)."""
+    if mask.ndim == 1:
+        return f" at positions {np.flatnonzero(mask).tolist()}"
+    return f" at (row, position) {[tuple(ix) for ix in np.argwhere(mask).tolist()]}"
 
 
 class PortfolioEnv(gym.Env):
@@ -206,14 +229,7 @@ class PortfolioEnv(gym.Env):
         self.dict_obs = observation == "dict"
         n_assets = data.market.n_assets
         self.n_assets = n_assets
-        if episode_length is not None:
-            span = episode_length * data.rebalance_every if episode_length >= 1 else 0
-            if span < 1 or data.lo + span > data.hi:
-                raise DataError(
-                    f"episode_length={episode_length!r} decisions of {data.rebalance_every} "
-                    f"days do not fit in the range of {data.hi - data.lo} days; expected "
-                    "1 <= episode_length * rebalance_every <= days in the range"
-                )
+        self._span = episode_span(episode_length, data)
         self.action_space = data.action_map.space(n_assets)
         flat_space = data.obs.flat_space()
         self.observation_space = data.obs.dict_space() if self.dict_obs else flat_space
@@ -221,15 +237,14 @@ class PortfolioEnv(gym.Env):
         self._date_list = list(self._dates64)  # indexing a list is 30x cheaper
         self._table = data.obs.table
         self._w_slice = data.obs.layout.slices["weights"]
-        self._asset_ones = np.ones(n_assets + 1)
-        self._asset_ones[0] = 0.0
-        # row 0: drifted weights held now; row 1: target buffer (CostModel.solve's layout)
+        # row 0: drifted weights held now; row 1: target buffer
         self._pair = np.zeros((2, n_assets + 1))
         self._pair[0, 0] = 1.0
         self._trade = np.zeros(n_assets + 1)
         self._wd, self._wt = self._pair[0], self._pair[1]
-        self._growth, self._tradable, self._sigma = data.growth, data.tradable, data.sigma
-        self._solve = data.cost_model.solve
+        self._growth, self._tradable = data.growth, data.tradable
+        self._settle = data.accounting.settle
+        self._keep_paths = record and data.rebalance_every > 1
         self._to_weights = data.action_map.to_weights
         self._lo = data.lo
         self._plain_obs = data.action_map.long_only and not self.dict_obs
@@ -286,13 +301,11 @@ class PortfolioEnv(gym.Env):
         """
         super().reset(seed=seed)
         options = options or {}
-        data, k = self._data, self.rebalance_every
-        span = None if self.episode_length is None else self.episode_length * k
+        data, span = self._data, self._span
         if "start" in options:
             t0 = _start_index(data, options["start"])
         elif self.random_start:
-            last = data.hi - (span or 1)
-            t0 = int(self.np_random.integers(data.lo, last + 1))
+            t0 = int(draw_starts(self.np_random, data, span))
         else:
             t0 = data.lo
         self.t = t0
@@ -355,37 +368,25 @@ class PortfolioEnv(gym.Env):
 
     def _advance(self) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         # the hot path: attributes are bound in __init__, numpy only on small arrays
-        pair, t, wd, wt = self._pair, self.t, self._wd, self._wt
+        pair, t, wd = self._pair, self.t, self._wd
         snapshot = pair.copy()  # one copy for the weights before and after the trade
         before, after = snapshot[0], snapshot[1]
-        trade = self._trade
-        mu = self._solve(pair, None if self._sigma is None else self._sigma[t], trade)
-        np.abs(trade, out=trade)
-        turnover = float(trade.dot(self._asset_ones))
         t1 = min(t + self.rebalance_every, self._end)
+        mu, g, turnover, paths = self._settle(pair, t, t1, wd, self._trade, self._keep_paths)
+        g, turnover = float(g), float(turnover)
         w0 = self.wealth
-        if t1 == t + 1:
-            row = self._growth[t1]
-            g = float(wt.dot(row))
-            np.multiply(wt, row, out=wd)
-            wd *= 1.0 / g
-            paths = None
-        else:
-            paths = wt * np.cumprod(self._growth[t + 1 : t1 + 1], axis=0)  # (n_days, n+1)
-            g = float(paths[-1].sum())
-            np.divide(paths[-1], g, out=wd)
         growth = mu * g
         self.wealth = wealth = w0 * growth
         if wealth > self._peak:
             self._peak = wealth
         if self._recorder is not None:
-            if paths is None:
+            if paths is None:  # one day held
                 rec = self._recorder  # the day's weights are derived from `after` on demand
                 rec.sources.append(after)
                 rec.drift.append(True)
                 rec.rows.append((t1, g - 1.0, growth - 1.0, 1.0 - mu, turnover, wealth, 1.0))
             else:
-                self._record_period(t, t1, mu, turnover, paths, w0)
+                self._record_period(t, t1, mu, turnover, paths[: t1 - t], w0)
         self.t = t1
         terminated = not wealth > 0.0
         record = _new_record((

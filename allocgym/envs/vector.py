@@ -29,12 +29,19 @@ from stable_baselines3.common.vec_env.base_vec_env import (
 )
 
 from allocgym._typing import BoolArray, FloatArray
-from allocgym.envs._setup import EnvData, FeaturesLike, MarketLike, prepare
+from allocgym.envs._setup import (
+    EnvData,
+    FeaturesLike,
+    MarketLike,
+    draw_starts,
+    episode_span,
+    prepare,
+)
 from allocgym.envs.actions import ActionMap
 from allocgym.envs.costs import CostModel
 from allocgym.envs.observation import ObservationLayout
+from allocgym.envs.portfolio import validate_target_weights
 from allocgym.envs.rewards import RewardFn, StepRecord, get_reward
-from allocgym.exceptions import DataError
 
 __all__ = ["PortfolioVecEnv"]
 
@@ -104,20 +111,11 @@ class PortfolioVecEnv(VecEnv):
         self.initial_wealth = float(initial_wealth)
         self.dict_obs = observation == "dict"
         self.n_assets = data.market.n_assets
-        if episode_length is not None and (
-            episode_length < 1 or data.lo + episode_length * data.rebalance_every > data.hi
-        ):
-            raise DataError(
-                f"episode_length={episode_length!r} decisions of {data.rebalance_every} days "
-                f"do not fit in the range of {data.hi - data.lo} days"
-            )
+        self._span = episode_span(episode_length, data)
         space = data.obs.dict_space() if self.dict_obs else data.obs.flat_space()
         self.render_mode = None
         super().__init__(n_envs, space, data.action_map.space(self.n_assets))
         self._w_slice = data.obs.layout.slices["weights"]
-        self._ones = np.ones(self.n_assets + 1)
-        self._asset_ones = self._ones.copy()
-        self._asset_ones[0] = 0.0
         self._rng = np.random.default_rng(seed)
         b, n1 = n_envs, self.n_assets + 1
         self.t = np.full(b, data.lo, dtype=np.int64)
@@ -173,15 +171,19 @@ class PortfolioVecEnv(VecEnv):
     ) -> tuple[VecEnvObs, FloatArray, BoolArray, BoolArray]:
         """Trade all portfolios to ``target_weights`` (B, n_assets + 1); no auto-reset.
 
-        Returns ``(obs, rewards, terminated, truncated)``; for tests and custom loops.
+        The weights are validated like :meth:`PortfolioEnv.step_weights` does
+        (:func:`~allocgym.envs.validate_target_weights`): untradable assets' weight moves
+        to cash. Returns ``(obs, rewards, terminated, truncated)``; for tests and custom
+        loops.
         """
-        w = np.asarray(target_weights, dtype=np.float64)
-        if w.shape != self.weights.shape or not np.isfinite(w).all():
-            raise ValueError(
-                f"target_weights must be finite with shape {self.weights.shape}; got "
-                f"shape {w.shape}"
-            )
-        rewards, terminated, truncated = self._advance(None, w)
+        self._check_running()
+        target = validate_target_weights(
+            target_weights,
+            np.take(self._data.tradable, self.t, axis=0),
+            long_only=self.action_map.long_only,
+            max_leverage=self.action_map.max_leverage,
+        )
+        rewards, terminated, truncated = self._advance(None, target)
         return self._observations(), rewards, terminated, truncated
 
     def close(self) -> None:
@@ -209,14 +211,14 @@ class PortfolioVecEnv(VecEnv):
         return [None for _ in range(self.num_envs)]
 
     # ------------------------------------------------------------------ internals
+    def _check_running(self) -> None:
+        if (self.t >= self._end).any():
+            raise RuntimeError("a portfolio's episode is over; call reset()")
+
     def _restart(self, mask: BoolArray) -> None:
-        data, k = self._data, self.rebalance_every
+        data, span = self._data, self._span
         n = int(mask.sum())
-        span = None if self.episode_length is None else self.episode_length * k
-        if self.random_start:
-            t0 = self._rng.integers(data.lo, data.hi - (span or 1) + 1, size=n)
-        else:
-            t0 = np.full(n, data.lo)
+        t0 = draw_starts(self._rng, data, span, n) if self.random_start else np.full(n, data.lo)
         self.t[mask] = t0
         self._end[mask] = data.hi if span is None else np.minimum(t0 + span, data.hi)
         self.weights[mask] = 0.0
@@ -229,33 +231,17 @@ class PortfolioVecEnv(VecEnv):
         self, actions: FloatArray | None, target: FloatArray | None = None
     ) -> tuple[FloatArray, BoolArray, BoolArray]:
         data, t = self._data, self.t
-        if (t >= self._end).any():
-            raise RuntimeError("a portfolio's episode is over; call reset()")
-        tradable = np.take(data.tradable, t, axis=0)  # np.take: 2x faster than fancy indexing
+        self._check_running()
         if target is None:
+            tradable = np.take(data.tradable, t, axis=0)  # np.take: 2x faster than indexing
             target = self.action_map.to_weights_batch(actions, tradable)
-        else:
-            target = target * tradable
-            target[:, 0] += 1.0 - target.dot(self._ones)
-        before = self.weights
+        pair = np.stack((self.weights, target))
+        before, target = pair[0], pair[1]
+        t1 = t + 1 if self.rebalance_every == 1 else np.minimum(t + self.rebalance_every, self._end)
+        held = np.empty_like(target)
         trade = np.empty_like(target)
-        mu = self.cost_model.solve_batch(
-            before, target, None if data.sigma is None else data.sigma[t], trade
-        )
+        mu, g, turnover, _ = data.accounting.settle(pair, t, t1, held, trade)
         cost = 1.0 - mu
-        np.abs(trade, out=trade)
-        turnover = trade.dot(self._asset_ones)
-        k = self.rebalance_every
-        if k == 1:
-            t1 = t + 1
-            held = target * np.take(data.growth, t1, axis=0)
-        else:
-            t1 = np.minimum(t + k, self._end)
-            days = t[:, None] + np.arange(1, k + 1)
-            days[days > t1[:, None]] = len(data.growth) - 1  # the all-ones padding row
-            held = target * np.take(data.growth, days, axis=0).prod(axis=1)
-        g = held.dot(self._ones)
-        held *= (1.0 / g)[:, None]
         self.weights = held
         growth = mu * g
         self.wealth = wealth = self.wealth * growth
@@ -274,7 +260,7 @@ class PortfolioVecEnv(VecEnv):
             )
         self.t = t1
         self.last = {
-            "wealth": wealth,
+            "wealth": wealth.copy(),  # self.wealth is reset in place on an episode's end
             "cost": cost,
             "turnover": turnover,
             "gross_return": g - 1.0,

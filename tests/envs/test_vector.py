@@ -67,12 +67,6 @@ def test_auto_reset_reports_terminal_observation(small_market):
     np.testing.assert_array_equal(obs, first)  # fresh episodes start in cash at `start`
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="PortfolioVecEnv.last['wealth'] is the same array as self.wealth, which the "
-    "auto-reset (_restart) overwrites in place: after an episode ends it reads the initial "
-    "wealth, not the wealth the step ended with",
-)
 def test_last_step_figures_survive_the_auto_reset(small_market):
     venv = PortfolioVecEnv(small_market, features=False, n_envs=2, start=40, end=42)
     venv.reset()
@@ -262,9 +256,6 @@ def test_step_weights_refuses_bad_shapes_and_non_finite_weights(small_market):
         venv.step_weights(np.array([[np.nan, 1.0, 0, 0, 0, 0], [1.0, 0, 0, 0, 0, 0]]))
 
 
-@pytest.mark.xfail(
-    strict=True, reason="vector step_weights does not validate yet (architecture issue)"
-)
 @pytest.mark.parametrize(
     ("row", "match"),
     [
