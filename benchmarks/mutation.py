@@ -39,7 +39,6 @@ import os
 import queue
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -56,6 +55,7 @@ EQUIVALENT_FILE = ROOT / "benchmarks" / "mutation_equivalent.yaml"
 
 # module (optionally ":function,function" to mutate only those functions) -> its tests
 TARGETS: dict[str, list[str]] = {
+    "allocgym/envs/accounting.py": ["tests/envs", "tests/test_invariants.py"],
     "allocgym/envs/costs.py": ["tests/envs", "tests/test_invariants.py"],
     "allocgym/envs/portfolio.py": ["tests/envs", "tests/test_invariants.py"],
     "allocgym/envs/vector.py": ["tests/envs"],
@@ -361,61 +361,105 @@ def _node_ids(contexts: set[str], scratch: Path) -> list[str]:
 
 
 # ---------------------------------------------------------------------- running mutants
-def run_mutant(mutant: Mutant, tests: list[str], scratch: Path, timeout: float) -> str:
-    target = scratch / mutant.module
+# A long-lived worker per scratch copy: it imports the heavy dependencies once (never
+# allocgym), then forks one child per mutant; the child imports allocgym from the scratch
+# copy (where the mutant was just written) and runs pytest. Saves ~3 s per mutant.
+_SERVER = r"""
+import json, os, signal, sys, time
+import numpy, pandas, scipy, torch, gymnasium, stable_baselines3, cvxpy, arch, hmmlearn
+import yaml, pytest, hypothesis
+assert "allocgym" not in sys.modules
+for line in sys.stdin:
+    job = json.loads(line)
+    pid = os.fork()
+    if pid == 0:
+        os.setsid()
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        try:
+            rc = pytest.main(job["args"])
+        except BaseException:
+            rc = 99
+        os._exit(int(rc))
+    deadline = time.monotonic() + job["timeout"]
+    status = None
+    while status is None:
+        done, code = os.waitpid(pid, os.WNOHANG)
+        if done:
+            status = os.waitstatus_to_exitcode(code)
+        elif time.monotonic() > deadline:
+            os.killpg(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            status = "timeout"
+        else:
+            time.sleep(0.02)
+    try:
+        os.killpg(pid, signal.SIGKILL)  # whatever the tests left running
+    except ProcessLookupError:
+        pass
+    print(json.dumps(status), flush=True)
+"""
+
+
+class Worker:
+    """A forking pytest server bound to one scratch copy."""
+
+    def __init__(self, scratch: Path) -> None:
+        self.scratch = scratch
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _SERVER],
+            cwd=scratch,
+            env=_env(scratch),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def run(self, tests: list[str], timeout: float) -> int | str:
+        args = ["-q", "-x", "-p", "no:cacheprovider", "-p", "no:xdist", *tests]
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps({"args": args, "timeout": timeout}) + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+def run_mutant(mutant: Mutant, tests: list[str], worker: Worker, timeout: float) -> str:
+    target = worker.scratch / mutant.module
     original = target.read_text()
     target.write_text(mutant.source)
     try:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-q",
-                "-x",
-                "-p",
-                "no:cacheprovider",
-                "-p",
-                "no:xdist",
-                "-p",
-                "no:randomly",
-                *tests,
-            ],
-            cwd=scratch,
-            env=_env(scratch),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        try:
-            rc = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            return "timeout"
+        rc = worker.run(tests, timeout)
     finally:
         target.write_text(original)
         for cached in (target.parent / "__pycache__").glob(target.stem + ".*.pyc"):
             cached.unlink()
+    if rc == "timeout":
+        return "timeout"
     return "survived" if rc == 0 else "killed"
 
 
-def _run_all(jobs: list[tuple[Mutant, list[str]]], scratches: list[Path], timeout: float) -> None:
+def _run_all(jobs: list[tuple[Mutant, list[str]]], workers: list[Worker], timeout: float) -> None:
     """Test the mutants, one scratch copy per worker; print one mark per mutant."""
-    free: queue.SimpleQueue[Path] = queue.SimpleQueue()
-    for path in scratches:
-        free.put(path)
+    free: queue.SimpleQueue[Worker] = queue.SimpleQueue()
+    for w in workers:
+        free.put(w)
 
     def one(job: tuple[Mutant, list[str]]) -> Mutant:
         mutant, tests = job
-        scratch = free.get()
+        worker = free.get()
         try:
-            mutant.status = run_mutant(mutant, tests, scratch, timeout)
+            mutant.status = run_mutant(mutant, tests, worker, timeout)
         finally:
-            free.put(scratch)
+            free.put(worker)
         return mutant
 
-    with ThreadPoolExecutor(max_workers=len(scratches)) as pool:
+    with ThreadPoolExecutor(max_workers=len(workers)) as pool:
         for i, m in enumerate(pool.map(one, jobs), 1):
             print({"killed": ".", "timeout": "t"}.get(m.status, "S"), end="", flush=True)
             if i % 60 == 0:
@@ -459,6 +503,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     equivalent = _equivalents()
     scratches = [_scratch() for _ in range(max(1, args.workers))]
+    workers = [Worker(path) for path in scratches]
     scratch = scratches[0]
     results: list[Mutant] = []
     try:
@@ -484,10 +529,12 @@ def main(argv: list[str] | None = None) -> int:
                     jobs.append((m, tests))
                 else:
                     m.status = "uncovered"
-            _run_all(jobs, scratches, timeout)
+            _run_all(jobs, workers, timeout)
             results.extend(mutants)
             _summary([m for m in mutants], module)
     finally:
+        for w in workers:
+            w.close()
         for path in scratches:
             shutil.rmtree(path, ignore_errors=True)
     print("\n== all targets ==")
