@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
+from allocgym.backtest.metrics import sample_std
+
 __all__ = ["FinancialMetricsCallback", "episode_metrics"]
 
 _DAYS = 252
@@ -26,7 +28,7 @@ def episode_metrics(
     r = np.asarray(net_returns, dtype=np.float64)
     wealth = np.cumprod(1.0 + r)
     peak = np.maximum.accumulate(np.concatenate([[1.0], wealth]))[1:]
-    sd = r.std(ddof=1) if r.size > 1 else 0.0
+    sd = sample_std(r) if r.size > 1 else 0.0
     return {
         "wealth": float(wealth[-1]) if r.size else 1.0,
         "sharpe": float(r.mean() / sd * math.sqrt(_DAYS / days_per_step)) if sd > 0 else 0.0,

@@ -218,6 +218,12 @@ def backtest(
     if features is not None and not features.dates.equals(market.dates):
         features = features.align(market.dates)  # a panel built on a longer history
     splitter = WalkForward(252, 252) if splitter is None else splitter
+    if splitter.stride < splitter.test:
+        raise ValueError(
+            f"WalkForward step={splitter.stride} < test={splitter.test} makes the test "
+            "windows overlap: every shared day would be traded and counted once per fold. "
+            "The backtester needs step >= test (step > test leaves gaps between folds)"
+        )
     folds = list(splitter.split(market.n_dates))
     if benchmark is None:
         benchmark = next((k for k, p in named.items() if isinstance(p, EqualWeight)), None)

@@ -23,6 +23,7 @@ __all__ = [
     "information_ratio",
     "max_drawdown",
     "metrics_table",
+    "sample_std",
     "sharpe_ratio",
     "sortino_ratio",
     "summary",
@@ -49,6 +50,28 @@ def annualized_return(returns: FloatArray, periods_per_year: int = PERIODS) -> f
     return float(growth ** (periods_per_year / r.size) - 1.0) if growth > 0 else -1.0
 
 
+FLAT = 1e-7  # spread / root mean square below which a series counts as constant
+
+
+def sample_std(x: FloatArray, axis: int | None = None) -> FloatArray | float:
+    """``std(x, ddof=1)``, exactly 0 for a series that is constant up to rounding.
+
+    A constant non-zero series computed in floating point has a standard deviation of a
+    few ulps (e.g. 5e-20 for 1e-4 a day), and a Sharpe ratio of 1e16 or a perfect
+    p-value divided out of it. A spread below ``FLAT = 1e-7`` times the series' root mean
+    square is therefore taken as 0 (undefined ratios give NaN). Real return series sit
+    many orders of magnitude above that bound (daily returns: spread/rms near 1; a cash
+    rate that changes once in a year: about 1e-3).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    sd = x.std(axis=axis, ddof=1)
+    rms = np.sqrt(np.mean(x * x, axis=axis))
+    flat = sd <= FLAT * rms
+    if np.ndim(sd) == 0:
+        return 0.0 if flat else float(sd)
+    return np.where(flat, 0.0, sd)
+
+
 def annualized_volatility(returns: FloatArray, periods_per_year: int = PERIODS) -> float:
     """``std(r, ddof=1) · √P``."""
     r = _r(returns)
@@ -60,7 +83,7 @@ def sharpe_ratio(
 ) -> float:
     """``mean(r − rf) / std(r − rf) · √P`` (0 volatility gives NaN)."""
     x = _r(returns) - rf
-    sd = x.std(ddof=1) if x.size > 1 else 0.0
+    sd = sample_std(x) if x.size > 1 else 0.0
     return float(x.mean() / sd * np.sqrt(periods_per_year)) if sd > 0 else float("nan")
 
 
@@ -103,9 +126,12 @@ def cvar(returns: FloatArray, alpha: float = 0.95) -> float:
     """Historical expected shortfall: minus the mean of the worst ``1 − alpha`` share of days.
 
     Uses the ``⌈(1 − alpha)·T⌉`` worst days (Rockafellar & Uryasev 2000), a positive loss.
+    The product is rounded to 9 decimals before the ceiling: ``1 − 0.95`` is
+    0.05000000000000004 in floating point, which would take one day too many whenever
+    ``0.05 T`` is a whole number.
     """
     r = np.sort(_r(returns))
-    k = max(1, int(np.ceil((1.0 - alpha) * r.size)))
+    k = max(1, int(np.ceil(round((1.0 - alpha) * r.size, 9))))
     return float(-r[:k].mean()) if r.size else float("nan")
 
 

@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from allocgym.backtest.metrics import drawdowns
+from allocgym.backtest.metrics import FLAT, drawdowns
 from allocgym.backtest.results import Results, atomic_write
 
 __all__ = ["write_report"]
@@ -90,7 +90,10 @@ def _plots(results: Results, folder: Path, window: int) -> dict[str, str]:
 
     fig, ax = plt.subplots(figsize=(9, 4))
     r = results.returns
-    rolling = r.rolling(window).mean() / r.rolling(window).std() * np.sqrt(252)
+    sd = r.rolling(window).std()
+    rms = np.sqrt((r * r).rolling(window).mean())
+    sd = sd.where(sd > FLAT * rms)  # constant stretches (cash) have no Sharpe ratio
+    rolling = r.rolling(window).mean() / sd * np.sqrt(252)
     rolling.plot(ax=ax, lw=0.8)
     ax.axhline(0.0, color="grey", lw=0.5)
     ax.set(title=f"Rolling Sharpe ratio ({window} days)", ylabel="Sharpe", xlabel="")

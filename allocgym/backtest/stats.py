@@ -27,6 +27,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from allocgym._typing import FloatArray
+from allocgym.backtest.metrics import FLAT, sample_std
 
 __all__ = [
     "SharpeDifference",
@@ -94,7 +95,8 @@ def ledoit_wolf_test(
     mu_a, mu_b = a.mean(), b.mean()
     g_a, g_b = np.mean(a * a), np.mean(b * b)
     va, vb = g_a - mu_a**2, g_b - mu_b**2
-    if not (va > 0 and vb > 0):  # a constant series has no Sharpe ratio
+    # a constant series (up to rounding: see metrics.sample_std) has no Sharpe ratio
+    if not (va > FLAT**2 * g_a and vb > FLAT**2 * g_b):
         nan = float("nan")
         return SharpeDifference(nan, nan, nan, nan, nan)
     diff = mu_a / np.sqrt(va) - mu_b / np.sqrt(vb)
@@ -197,7 +199,7 @@ def sharpe_bootstrap_ci(
         starts = rng.integers(0, t, size=(m, n_blocks, 1))
         idx = ((starts + offsets) % t).reshape(m, -1)[:, :t]
         x = r[idx]
-        sd = x.std(axis=1, ddof=1)
+        sd = sample_std(x, axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
             out[i : i + m] = x.mean(axis=1) / sd * np.sqrt(periods_per_year)
     lo, hi = np.nanquantile(out, [(1 - level) / 2, (1 + level) / 2])
@@ -221,7 +223,7 @@ def sharpe_tests(
     """
     n_trials = returns.shape[1] if n_trials is None else int(n_trials)
     x = returns.to_numpy(dtype=np.float64)
-    sd = x.std(axis=0, ddof=1)
+    sd = sample_std(x, axis=0)
     srs = np.divide(x.mean(axis=0), sd, out=np.full(sd.shape, np.nan), where=sd > 0)
     finite = srs[np.isfinite(srs)]
     sr_var = float(np.var(finite, ddof=1)) if finite.size > 1 else 0.0

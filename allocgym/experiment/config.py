@@ -141,6 +141,13 @@ class WalkForwardConfig:
                 _fail(f"{path}.{key}", getattr(self, key), "an integer >= 1")
         if self.purge < 0:
             _fail(f"{path}.purge", self.purge, "an integer >= 0")
+        if self.step is not None and self.step < self.test:
+            _fail(
+                f"{path}.step",
+                self.step,
+                f"null or an integer >= test={self.test} (a smaller step makes the test "
+                "windows overlap, and every shared day would be counted once per fold)",
+            )
 
 
 @dataclass(frozen=True)

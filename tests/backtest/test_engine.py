@@ -106,20 +106,16 @@ def test_consecutive_test_windows_are_one_episode_and_a_gap_starts_another(
     assert episodes == [(200, 300), (350, 450), (500, 600)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="real bug: step < test (overlapping test windows) is accepted and every "
-    "overlapping day is traded and counted once per fold: a returns index with repeated, "
-    "unordered dates, metrics and wealth computed over the duplicates",
-)
-def test_overlapping_test_windows_are_refused_or_counted_once(market) -> None:
+def test_overlapping_test_windows_are_refused(market) -> None:
     overlapping = WalkForward(train=200, test=100, step=50)
-    try:
-        res = backtest({"ew": EqualWeight()}, market, splitter=overlapping, n_boot=20)
-    except ValueError as exc:
-        assert "step" in str(exc)
-        return
-    assert res.returns.index.is_unique and res.returns.index.is_monotonic_increasing
+    with pytest.raises(ValueError, match=r"step=50 < test=100 makes the test windows overlap"):
+        backtest({"ew": EqualWeight()}, market, splitter=overlapping, n_boot=20)
+    # step == test (adjacent) and step > test (gaps) are fine: one date, one return
+    for step in (100, 130):
+        res = backtest(
+            {"ew": EqualWeight()}, market, splitter=WalkForward(200, 100, step), n_boot=20
+        )
+        assert res.returns.index.is_unique and res.returns.index.is_monotonic_increasing
 
 
 class _WealthSeen(EqualWeight):

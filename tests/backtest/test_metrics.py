@@ -39,22 +39,12 @@ def test_cvar_against_skfolio(r: np.ndarray, alpha: float) -> None:
     assert metrics.cvar(r, alpha) == pytest.approx(m.cvar(r, beta=alpha), rel=1e-12)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: 1 - 0.95 = 0.05000000000000004 in floating point, so "
-    "ceil((1 - alpha) * T) takes one day too many when 0.05 T is a whole number",
-)
 def test_cvar_95_uses_five_percent_of_the_days() -> None:
     """T = 20 and alpha = 0.95: the worst ⌈0.05 · 20⌉ = 1 day, not 2."""
     x = np.random.default_rng(1).normal(size=20)
     assert metrics.cvar(x, 0.95) == pytest.approx(-x.min())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: std(ddof=1) of a constant non-zero series is ~5e-20, not 0, so "
-    "the `sd > 0` guard passes and the Sharpe ratio is ~6e16",
-)
 def test_sharpe_of_a_constant_non_zero_series_is_nan() -> None:
     """Cash at a constant 2 bp a day has no volatility, hence no Sharpe ratio."""
     assert np.isnan(metrics.sharpe_ratio(np.full(150, 2e-4)))
@@ -151,3 +141,17 @@ def test_metrics_table_matches_summary_on_every_row(r: np.ndarray) -> None:
         metrics.metrics_table(df, benchmark="zz")
     with pytest.raises(ValueError, match="1-D"):
         metrics.sharpe_ratio(np.zeros((3, 2)))
+
+
+def test_sample_std_is_zero_only_for_rounding_level_spread() -> None:
+    # constant series of any sign and size: exactly 0, whatever the rounding
+    for c in (2e-4, -3e-3, 1e-9, 0.05):
+        assert metrics.sample_std(np.full(97, c)) == 0.0
+    # a cash rate that changes once in the window is a real (tiny) spread
+    steps = np.r_[np.full(200, 1.0e-4), np.full(52, 1.01e-4)]
+    assert metrics.sample_std(steps) == pytest.approx(np.std(steps, ddof=1), rel=1e-12)
+    assert np.isfinite(metrics.sharpe_ratio(steps))
+    # per column along an axis
+    x = np.column_stack([np.full(30, 2e-4), np.linspace(-0.01, 0.01, 30)])
+    sd = metrics.sample_std(x, axis=0)
+    assert sd[0] == 0.0 and sd[1] == pytest.approx(np.std(x[:, 1], ddof=1), rel=1e-12)

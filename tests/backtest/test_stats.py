@@ -268,11 +268,6 @@ def test_ledoit_wolf_constant_series_gives_nan() -> None:
         assert all(np.isnan(v) for v in vars(res).values())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: a constant non-zero series has a rounding-level variance "
-    "(~1e-23), passes the `va > 0` check and gets a spurious p-value",
-)
 def test_ledoit_wolf_constant_non_zero_series_gives_nan() -> None:
     """``np.full(30, 2e-4)``: mean(a²) − mean(a)² is 3e-23, not 0, in floating point."""
     res = stats.ledoit_wolf_test(np.full(30, 2e-4), _returns(1, 30))
@@ -422,11 +417,6 @@ def test_sharpe_tests_without_benchmark_or_with_one_column() -> None:
 
 
 @pytest.mark.filterwarnings("ignore:Precision loss occurred:RuntimeWarning")
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: std(ddof=1) of a constant non-zero column is ~5e-20, not 0, so "
-    "it gets a Sharpe ratio of ~1e16, PSR 1 and inflates every DSR",
-)
 def test_sharpe_tests_constant_non_zero_column_has_no_sharpe_ratio() -> None:
     """A policy earning a constant 2 bp a day (cash at a fixed rate) has no Sharpe ratio."""
     df = pd.DataFrame({"x": _returns(1, 150), "cash": np.full(150, 2e-4)})

@@ -72,6 +72,10 @@ def test_defaults_from_an_empty_mapping():
         ({"baselines": [{}, {}]}, r"labels: \['1/N'\] is invalid; expected distinct labels"),
         ({"baselines": []}, r"at least one agent or baseline"),
         ({"walk_forward": {"train": 0}}, r"walk_forward\.train: 0 is invalid; expected an int"),
+        (
+            {"walk_forward": {"test": 252, "step": 126}},
+            r"walk_forward\.step: 126 is invalid; expected null or an integer >= test=252",
+        ),
         ({"agents": {"name": "ppo"}}, r"agents: \{'name': 'ppo'\} is invalid; expected a list"),
     ],
 )
