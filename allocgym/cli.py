@@ -51,8 +51,8 @@ def _add_backtest(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--policies",
         default=DEFAULT_POLICIES,
-        help="comma-separated: 1/N, buy_and_hold, min_variance, mean_variance, max_sharpe, "
-        f"black_litterman (default {DEFAULT_POLICIES})",
+        help="comma-separated baseline names, as in a config's baselines: (`allocgym list "
+        f"baselines`; 1/N is equal_weight) (default {DEFAULT_POLICIES})",
     )
     p.add_argument(
         "--features",
@@ -79,23 +79,70 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_report)
 
 
-def _rewards(args: argparse.Namespace) -> int:
-    from allocgym.envs.rewards import list_rewards
+def _list(args: argparse.Namespace) -> int:
+    from allocgym.registry import format_listing
 
-    listed = list_rewards()
-    width = max(map(len, listed))
-    for name, description in listed.items():
-        print(f"{name:<{width}}  {description.replace('``', '')}")
-    print(
-        "\nuse: PortfolioEnv(reward=NAME), reward='module:function', "
-        "reward='path/to/file.py:function' or reward={NAME: weight, ...}"
-    )
+    kinds = args.kinds or list(_LISTS)
+    for i, kind in enumerate(kinds):
+        registry, usage = _LISTS[kind]()
+        if len(kinds) > 1:
+            print(("\n" if i else "") + f"{kind}:")
+        print(format_listing(registry))
+        print(f"\nuse: {usage}")
     return 0
 
 
+def _baselines_list():
+    from allocgym.baselines import BASELINES
+
+    return BASELINES, (
+        "allocgym backtest --policies NAME,NAME; in a config baselines: [{name: NAME, "
+        "params: {...}}]; in Python BASELINES.create(NAME, **params)"
+    )
+
+
+def _agents_list():
+    from allocgym.agents.registry import AGENTS
+
+    return AGENTS, (
+        "in a config agents: [{name: NAME, hyperparameters: {...}}]; in Python "
+        "make_agent(NAME, env, **hyperparameters) or RLAgent(NAME, timesteps)"
+    )
+
+
+def _rewards_list():
+    from allocgym.envs.rewards import REWARDS
+
+    return REWARDS, (
+        "PortfolioEnv(reward=NAME), reward='module:function', "
+        "reward='path/to/file.py:function' or reward={NAME: weight, ...}"
+    )
+
+
+_LISTS = {"baselines": _baselines_list, "agents": _agents_list, "rewards": _rewards_list}
+
+
+def _add_list(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "list",
+        help="list the registered baselines, agents and rewards with their parameters",
+    )
+    p.add_argument(
+        "kinds", nargs="*", type=_list_kind, metavar="{" + ",".join(_LISTS) + "}",
+        help="what to list (default: everything)",
+    )  # fmt: skip
+    p.set_defaults(func=_list)
+
+
+def _list_kind(text: str) -> str:
+    if text not in _LISTS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not one of {list(_LISTS)}")
+    return text
+
+
 def _add_rewards(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("rewards", help="list the registered reward functions")
-    p.set_defaults(func=_rewards)
+    p = sub.add_parser("rewards", help="list the registered reward functions (list rewards)")
+    p.set_defaults(func=_list, kinds=["rewards"])
 
 
 def _add_experiment_command(sub: argparse._SubParsersAction, name: str, help: str) -> None:
@@ -148,6 +195,7 @@ _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_data,
     _add_backtest,
     _add_report,
+    _add_list,
     _add_rewards,
     _add_predictors,
     _add_sweep,

@@ -75,3 +75,23 @@ def test_run_with_a_bad_config_is_one_line(tmp_path):
     assert out.returncode == 1
     assert "Traceback" not in out.stderr
     assert "env.cost_bsp: unknown key (did you mean 'cost_bps'?)" in out.stderr
+
+
+def test_list_prints_every_registered_name_with_its_defaults():
+    from allocgym.agents import AGENTS
+    from allocgym.baselines import BASELINES
+    from allocgym.envs.rewards import REWARDS
+
+    out = run_cli("list")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert {"baselines:", "agents:", "rewards:"} <= set(lines)
+    first_words = {line.split()[0] for line in lines if line and not line[0].isspace()}
+    builtin_rewards = {n for n in REWARDS if REWARDS.entry(n).kind != "custom"}  # not tests'
+    assert {*BASELINES, *AGENTS, *builtin_rewards} <= first_words
+    assert any(ln.startswith("min_variance") and "Min-variance" in ln for ln in lines)
+    assert "lookback=252, rebalance_every=21" in out.stdout
+    assert "eta=0.01, warmup=10, clip=10.0" in out.stdout
+    assert "n_steps=512" in out.stdout
+    out = run_cli("list", "baselines", "nonsense")
+    assert out.returncode == 2 and "'nonsense' is not one of" in out.stderr

@@ -14,14 +14,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from allocgym.exceptions import ConfigError
+from allocgym.registry import Registry
 
-__all__ = ["AGENTS", "AgentSpec", "list_agents", "make_agent"]
+__all__ = ["AGENTS", "AgentSpec", "list_agents", "make_agent", "resolve_hyperparameters"]
 
 
 @dataclass(frozen=True)
 class AgentSpec:
-    """How to build one algorithm: its import path, policy and default hyperparameters."""
+    """How to build one algorithm: its name, import path, policy and default hyperparameters.
 
+    Calling it builds an untrained model (see :func:`make_agent`).
+    """
+
+    name: str
     module: str
     cls: str
     policy: str
@@ -32,6 +37,37 @@ class AgentSpec:
         import importlib
 
         return getattr(importlib.import_module(self.module), self.cls)
+
+    def resolve(self, **hyperparameters: Any) -> dict[str, Any]:
+        """The defaults updated with ``hyperparameters``, names checked."""
+        accepted = set(inspect.signature(self.load().__init__).parameters) - {"self", "env"}
+        unknown = sorted(set(hyperparameters) - accepted)
+        if unknown:
+            hints = {u: difflib.get_close_matches(u, accepted, n=1) for u in unknown}
+            detail = ", ".join(
+                f"{u!r}" + (f" (did you mean {h[0]!r}?)" if h else "") for u, h in hints.items()
+            )
+            raise ConfigError(
+                f"unknown hyperparameter {detail} for agent {self.name!r}; accepted: "
+                f"{sorted(accepted)}"
+            )
+        # deep copies: SB3 writes into policy_kwargs (e.g. use_sde), defaults must not change
+        resolved = copy.deepcopy({"policy": self.policy, **self.defaults})
+        resolved.update(copy.deepcopy(hyperparameters))
+        return resolved
+
+    def __call__(self, env: Any, *, seed: int | None = 0, **hyperparameters: Any) -> Any:
+        params = self.resolve(**hyperparameters)
+        if self.cls in ("TD3", "DDPG") and "action_noise" not in params:
+            # SB3 adds no exploration noise to deterministic policies unless asked.
+            import numpy as np
+            from stable_baselines3.common.noise import NormalActionNoise
+
+            dim = int(np.prod(env.action_space.shape))
+            params["action_noise"] = NormalActionNoise(np.zeros(dim), 0.1 * np.ones(dim))
+        params.setdefault("device", "cpu")
+        params.setdefault("verbose", 0)
+        return self.load()(env=env, seed=seed, **params)
 
 
 # Defaults: small networks and short rollouts that learn within the quickstart budget
@@ -46,8 +82,9 @@ _OFF_POLICY = {
     "gamma": 0.9,
     "policy_kwargs": _NET,
 }
-AGENTS: dict[str, AgentSpec] = {
-    "ppo": AgentSpec(
+_SPECS = (
+    AgentSpec(
+        "ppo",
         "stable_baselines3",
         "PPO",
         "MlpPolicy",
@@ -63,35 +100,40 @@ AGENTS: dict[str, AgentSpec] = {
         },
         "Proximal Policy Optimisation (Schulman et al. 2017); on-policy, the default",
     ),
-    "a2c": AgentSpec(
+    AgentSpec(
+        "a2c",
         "stable_baselines3",
         "A2C",
         "MlpPolicy",
         {"learning_rate": 3e-4, "n_steps": 16, "gamma": 0.9, "policy_kwargs": _NET},
         "Advantage actor-critic (Mnih et al. 2016); on-policy",
     ),
-    "sac": AgentSpec(
+    AgentSpec(
+        "sac",
         "stable_baselines3",
         "SAC",
         "MlpPolicy",
         {"learning_rate": 3e-4, **_OFF_POLICY},
         "Soft actor-critic (Haarnoja et al. 2018); off-policy, entropy-regularised",
     ),
-    "td3": AgentSpec(
+    AgentSpec(
+        "td3",
         "stable_baselines3",
         "TD3",
         "MlpPolicy",
         {"learning_rate": 1e-3, **_OFF_POLICY},
         "Twin delayed DDPG (Fujimoto et al. 2018); off-policy, deterministic",
     ),
-    "ddpg": AgentSpec(
+    AgentSpec(
+        "ddpg",
         "stable_baselines3",
         "DDPG",
         "MlpPolicy",
         {"learning_rate": 1e-3, **_OFF_POLICY},
         "Deep deterministic policy gradient (Lillicrap et al. 2016); off-policy",
     ),
-    "recurrent_ppo": AgentSpec(
+    AgentSpec(
+        "recurrent_ppo",
         "sb3_contrib",
         "RecurrentPPO",
         "MlpLstmPolicy",
@@ -105,40 +147,29 @@ AGENTS: dict[str, AgentSpec] = {
         },
         "PPO with an LSTM policy (sb3-contrib); remembers beyond the observation window",
     ),
-}
+)
+
+AGENTS = Registry("agent", default_kind="RL")
+"""Agent names to :class:`AgentSpec` (``AGENTS["ppo"](env, seed=0)`` builds a model)."""
+for _spec in _SPECS:
+    AGENTS.register(
+        _spec.name,
+        _spec,
+        label=_spec.name.upper(),  # RLAgent's default name
+        kind="RL",
+        description=_spec.description,
+        params={"policy": _spec.policy, **_spec.defaults},
+    )
 
 
 def list_agents() -> dict[str, str]:
     """Registered agent names and one-line descriptions."""
-    return {name: spec.description for name, spec in AGENTS.items()}
-
-
-def _spec(name: str) -> AgentSpec:
-    key = str(name).lower().replace("-", "_")
-    if key not in AGENTS:
-        close = difflib.get_close_matches(key, AGENTS, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ConfigError(f"unknown agent {name!r}{hint}; expected one of {sorted(AGENTS)}")
-    return AGENTS[key]
+    return AGENTS.describe()
 
 
 def resolve_hyperparameters(name: str, **hyperparameters: Any) -> dict[str, Any]:
     """The defaults of agent ``name`` updated with ``hyperparameters``, names checked."""
-    spec = _spec(name)
-    accepted = set(inspect.signature(spec.load().__init__).parameters) - {"self", "env"}
-    unknown = sorted(set(hyperparameters) - accepted)
-    if unknown:
-        hints = {u: difflib.get_close_matches(u, accepted, n=1) for u in unknown}
-        detail = ", ".join(
-            f"{u!r}" + (f" (did you mean {h[0]!r}?)" if h else "") for u, h in hints.items()
-        )
-        raise ConfigError(
-            f"unknown hyperparameter {detail} for agent {name!r}; accepted: {sorted(accepted)}"
-        )
-    # deep copies: SB3 writes into policy_kwargs (e.g. use_sde), defaults must not change
-    resolved = copy.deepcopy({"policy": spec.policy, **spec.defaults})
-    resolved.update(copy.deepcopy(hyperparameters))
-    return resolved
+    return AGENTS.entry(name).factory.resolve(**hyperparameters)
 
 
 def make_agent(name: str, env: Any, *, seed: int | None = 0, **hyperparameters: Any):
@@ -147,8 +178,9 @@ def make_agent(name: str, env: Any, *, seed: int | None = 0, **hyperparameters: 
     Parameters
     ----------
     name : str
-        One of :data:`AGENTS`: ``"ppo"`` (default in configs), ``"a2c"``, ``"sac"``,
-        ``"td3"``, ``"ddpg"``, ``"recurrent_ppo"``.
+        A name in :data:`AGENTS` (``allocgym list agents``): ``"ppo"`` (default in
+        configs), ``"a2c"``, ``"sac"``, ``"td3"``, ``"ddpg"``, ``"recurrent_ppo"``; case
+        and ``-``/``_`` do not matter.
     env : gymnasium.Env or VecEnv
     seed : int or None
         Seeds SB3 (networks, sampling) and the env; same seed -> same model on CPU.
@@ -159,16 +191,10 @@ def make_agent(name: str, env: Any, *, seed: int | None = 0, **hyperparameters: 
     Returns
     -------
     stable_baselines3.common.base_class.BaseAlgorithm
-    """
-    spec = _spec(name)
-    params = resolve_hyperparameters(name, **hyperparameters)
-    if spec.cls in ("TD3", "DDPG") and "action_noise" not in params:
-        # SB3 adds no exploration noise to deterministic policies unless asked.
-        import numpy as np
-        from stable_baselines3.common.noise import NormalActionNoise
 
-        dim = int(np.prod(env.action_space.shape))
-        params["action_noise"] = NormalActionNoise(np.zeros(dim), 0.1 * np.ones(dim))
-    params.setdefault("device", "cpu")
-    params.setdefault("verbose", 0)
-    return spec.load()(env=env, seed=seed, **params)
+    Raises
+    ------
+    ConfigError
+        Unknown agent or hyperparameter name (with the accepted names).
+    """
+    return AGENTS.entry(name).factory(env, seed=seed, **hyperparameters)

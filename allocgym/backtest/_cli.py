@@ -3,47 +3,42 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
 
 from allocgym.exceptions import ConfigError
 from allocgym.policy import Policy
 
-DEFAULT_POLICIES = "1/N,min_variance,mean_variance,black_litterman"
-
-
-def baseline_factories(lookback: int, rebalance: int) -> dict[str, Callable[[], Policy]]:
-    """Every baseline the CLI knows, by name, with the shared lookback and schedule."""
-    from allocgym.baselines import (
-        BlackLitterman,
-        BuyAndHold,
-        EqualWeight,
-        MeanVariance,
-        MinVariance,
-    )
-
-    kw = {"lookback": lookback, "rebalance_every": rebalance}
-    return {
-        "1/N": lambda: EqualWeight(rebalance_every=rebalance),
-        "buy_and_hold": BuyAndHold,
-        "min_variance": lambda: MinVariance(**kw),
-        "mean_variance": lambda: MeanVariance("utility", **kw),
-        "max_sharpe": lambda: MeanVariance("max_sharpe", **kw),
-        "black_litterman": lambda: BlackLitterman(**kw),
-    }
+DEFAULT_POLICIES = "equal_weight,min_variance,mean_variance,black_litterman"
 
 
 def make_policies(spec: str, lookback: int, rebalance: int) -> dict[str, Policy]:
-    """Policies from a comma-separated list of names (see :func:`baseline_factories`)."""
-    known = baseline_factories(lookback, rebalance)
+    """Policies by display label from a comma-separated list of baseline names.
+
+    The names are those of :data:`allocgym.baselines.BASELINES` (the same as in a YAML
+    config, aliases such as ``1/N`` included); ``lookback`` and ``rebalance`` go to the
+    baselines that take them.
+    """
+    from allocgym.baselines import BASELINES
+
     names = [s.strip() for s in spec.split(",") if s.strip()]
-    unknown = [n for n in names if n not in known]
-    if unknown or not names:
+    if not names:
         raise ConfigError(
-            f"--policies {spec!r}: unknown {unknown or 'empty list'}; expected a comma-separated "
-            f"list of {sorted(known)}"
+            f"--policies {spec!r}: empty list; expected a comma-separated list of "
+            f"{BASELINES.names()}"
         )
-    return {n: known[n]() for n in names}
+    unknown = [n for n in names if BASELINES.find(n) is None]
+    if unknown:
+        raise ConfigError(
+            f"--policies {spec!r}: " + "; ".join(BASELINES.unknown_message(n) for n in unknown)
+        )
+    shared = {"lookback": lookback, "rebalance_every": rebalance}
+    policies: dict[str, Policy] = {}
+    for n in names:
+        entry = BASELINES.entry(n)
+        if entry.label in policies:
+            raise ConfigError(f"--policies {spec!r}: {entry.name!r} is listed twice")
+        policies[entry.label] = BASELINES.create_with(entry.name, shared)
+    return policies
 
 
 def run_backtest(args: argparse.Namespace) -> int:

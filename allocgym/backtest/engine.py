@@ -133,21 +133,18 @@ def _describe(policy: Policy) -> dict[str, Any]:
 
 
 def _kind(policy: Policy, has_features: bool) -> str:
-    """'traditional' for baselines on prices only, 'ML-enhanced' when predictors feed it."""
-    kind = getattr(policy, "kind", None)
-    if kind:
-        return str(kind)
-    from allocgym.baselines import BlackLitterman, MeanVariance
-    from allocgym.baselines._schedule import ScheduledPolicy
+    """The policy's ``kind`` attribute (``"custom"`` when it has none).
 
-    if isinstance(policy, BlackLitterman):
-        return "ML-enhanced" if has_features else "traditional"
-    if isinstance(policy, MeanVariance):
-        uses = policy.expected_returns == "forecast" or type(policy.covariance).__name__ == (
-            "GarchCovariance"
-        )
-        return "ML-enhanced" if uses and has_features else "traditional"
-    return "traditional" if isinstance(policy, ScheduledPolicy) else "ML-enhanced"
+    ``"ML-enhanced"`` means the predictors' features feed the policy; in a backtest
+    without a feature panel it runs on prices only and is reported as ``"traditional"``.
+    """
+    kind = str(getattr(policy, "kind", None) or "custom")
+    return "traditional" if kind == "ML-enhanced" and not has_features else kind
+
+
+def _default_benchmark(named: Mapping[str, Policy]) -> str | None:
+    """The first policy that declares itself the naive benchmark (``is_benchmark``: 1/N)."""
+    return next((k for k, p in named.items() if getattr(p, "is_benchmark", False)), None)
 
 
 def backtest(
@@ -193,7 +190,8 @@ def backtest(
         so that their observations in the backtest are those they learnt on.
     benchmark : str, optional
         Policy name for the information ratio and the Ledoit–Wolf test; default the
-        first :class:`~allocgym.baselines.EqualWeight` among the policies, if any.
+        first policy whose ``is_benchmark`` attribute is true
+        (:class:`~allocgym.baselines.EqualWeight`, 1/N), if any.
     n_trials : int, optional
         Configurations tried, for the deflated Sharpe ratio (default: number of policies).
     n_boot : int
@@ -207,8 +205,6 @@ def backtest(
     -------
     Results
     """
-    from allocgym.baselines import EqualWeight
-
     named = _named(policies)
     market = load_market() if market is None else market
     if not isinstance(market, MarketData):
@@ -226,7 +222,7 @@ def backtest(
         )
     folds = list(splitter.split(market.n_dates))
     if benchmark is None:
-        benchmark = next((k for k, p in named.items() if isinstance(p, EqualWeight)), None)
+        benchmark = _default_benchmark(named)
     elif benchmark not in named:
         raise ValueError(f"benchmark={benchmark!r} is not a policy name; have {list(named)}")
     env_kwargs = {

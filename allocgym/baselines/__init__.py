@@ -3,7 +3,8 @@
 Every baseline follows the :class:`allocgym.policy.Policy` protocol, rebalances on its
 own schedule (default every 21 trading days) from a 252-day lookback of data dated
 <= t, and falls back to its previous weights (counted in ``n_fallbacks_``) when an
-optimisation fails.
+optimisation fails. :data:`BASELINES` holds them by name (the names configs and the
+command line use).
 """
 
 from allocgym.baselines.bl_policy import BlackLitterman
@@ -23,8 +24,10 @@ from allocgym.baselines.covariance import (
 )
 from allocgym.baselines.optimizer import OBJECTIVES, MeanRiskOptimizer
 from allocgym.baselines.policies import BuyAndHold, EqualWeight, MeanVariance, MinVariance
+from allocgym.baselines.registry import BASELINES
 
 __all__ = [
+    "BASELINES",
     "OBJECTIVES",
     "BlackLitterman",
     "BuyAndHold",

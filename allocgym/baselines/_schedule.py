@@ -21,7 +21,12 @@ class ScheduledPolicy:
     problem, solver error, non-finite solution, too little history) the policy keeps
     the previous weights, counts the failure in ``n_fallbacks_`` and records
     ``(date, reason)`` in ``fallbacks_``; a backtest never stops on it.
+
+    ``kind`` is the policy's category in result tables: ``"traditional"`` (prices
+    only) unless a subclass reads the predictors' features (``"ML-enhanced"``).
     """
+
+    kind = "traditional"
 
     def __init__(self, rebalance_every: int = 21) -> None:
         if not isinstance(rebalance_every, int | np.integer) or rebalance_every < 1:

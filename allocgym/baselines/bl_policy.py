@@ -41,6 +41,8 @@ class BlackLitterman(ScheduledPolicy):
     (``μ = Π``, ``Σ_post = (1 + τ) Σ``) and the weights are ``w_ref``.
     """
 
+    kind = "ML-enhanced"
+
     def __init__(
         self,
         *,

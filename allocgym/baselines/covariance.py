@@ -8,7 +8,7 @@ estimator also reads the point-in-time feature panel at the decision date.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 from sklearn.covariance import ledoit_wolf
@@ -84,8 +84,11 @@ class GarchCovariance:
     ``D = diag(σ_t)`` with ``σ_t`` the per-asset feature ``feature`` (daily conditional
     volatility, raw units) of the point-in-time panel at the decision date. Assets whose
     GARCH vol is missing fall back to their sample volatility over the window.
+    ``uses_features`` marks an estimator that reads the feature panel (a policy using it
+    is ML-enhanced); estimators without the attribute are taken to use prices only.
     """
 
+    uses_features: ClassVar[bool] = True
     feature: str = "garch_vol"
 
     def estimate(self, returns: FloatArray, state: PolicyState, columns: IntArray) -> FloatArray:

@@ -26,7 +26,13 @@ __all__ = ["BuyAndHold", "EqualWeight", "MeanVariance", "MinVariance"]
 
 
 class EqualWeight(ScheduledPolicy):
-    """1/N over the assets tradable at t, rebalanced every ``rebalance_every`` days."""
+    """1/N over the assets tradable at t, rebalanced every ``rebalance_every`` days.
+
+    The naive benchmark (DeMiguel et al. 2009): ``is_benchmark`` makes it the default
+    benchmark of :func:`~allocgym.backtest.backtest`.
+    """
+
+    is_benchmark = True
 
     def _target(self, state: PolicyState) -> FloatArray:
         cols = np.flatnonzero(state.available)
@@ -142,6 +148,13 @@ class MeanVariance(ScheduledPolicy):
             cost_rate=self.cost_bps * 1e-4 * self.periods_per_year / self.rebalance_every,
             solver=solver,
         )
+
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        """``"ML-enhanced"`` when forecasts or GARCH volatilities feed it, else traditional."""
+        forecasts = self.expected_returns == "forecast"
+        garch = getattr(self.covariance, "uses_features", False)
+        return "ML-enhanced" if forecasts or garch else "traditional"
 
     def _estimates(self, state: PolicyState) -> tuple[np.ndarray, FloatArray, FloatArray]:
         cols, window = return_window(state, self.lookback)

@@ -27,8 +27,10 @@ import numpy as np
 
 from allocgym._typing import BoolArray, FloatArray
 from allocgym.envs._imports import load_attribute
+from allocgym.registry import Registry
 
 __all__ = [
+    "REWARDS",
     "DifferentialSharpe",
     "DownsideDeviation",
     "DrawdownPenalised",
@@ -378,13 +380,8 @@ class _ExternalReward:
         return f"reward {self.spec!r}"
 
 
-# name -> (factory, one-line description)
-_REGISTRY: dict[str, tuple[Callable[..., RewardFn], str]] = {}
-
-
-def _describe(obj: object) -> str:
-    doc = inspect.getdoc(obj) or ""
-    return doc.strip().splitlines()[0] if doc.strip() else ""
+REWARDS = Registry("reward", default_kind="custom")
+"""Reward names to reward classes or functions (:func:`register_reward` adds to it)."""
 
 
 def register_reward(
@@ -392,6 +389,9 @@ def register_reward(
     reward: Callable[..., Any] | None = None,
     *,
     description: str | None = None,
+    label: str | None = None,
+    kind: str | None = None,
+    params: Mapping[str, Any] | None = None,
     overwrite: bool = False,
 ) -> Any:
     """Register a reward class or function under ``name``; usable as a decorator.
@@ -404,7 +404,14 @@ def register_reward(
         A class (instantiated with the keyword arguments given to :func:`get_reward`)
         or a function ``f(record) -> float``.
     description : str, optional
-        One line for ``allocgym rewards``; defaults to the first docstring line.
+        One line for ``allocgym list rewards``; defaults to the first docstring line.
+    label : str, optional
+        Display label; defaults to ``name``.
+    kind : str, optional
+        Category shown by ``allocgym list`` (default ``"custom"``).
+    params : mapping, optional
+        Parameter defaults for ``allocgym list`` when the signature does not show them;
+        default: a class's ``__init__`` parameters, none for a function.
     overwrite : bool, default False
         Replace an existing registration instead of raising.
 
@@ -420,19 +427,19 @@ def register_reward(
     def add(obj: Callable[..., Any]) -> Callable[..., Any]:
         if not callable(obj):
             raise TypeError(f"reward for {name!r} must be callable; got {type(obj).__name__}")
-        if name in _REGISTRY and not overwrite:
-            raise ValueError(
-                f"a reward named {name!r} is already registered; pass overwrite=True to replace it"
-            )
-        _REGISTRY[name] = (obj, description or _describe(obj))
-        return obj
+        # a function reward takes the record, not parameters; a class takes its __init__'s
+        listed = params if params is not None or inspect.isclass(obj) else {}
+        return REWARDS.register(
+            name, obj, label=label, kind=kind, description=description, params=listed,
+            overwrite=overwrite,
+        )  # fmt: skip
 
     return add if reward is None else add(reward)
 
 
 def list_rewards() -> dict[str, str]:
     """Registered reward names and their one-line descriptions, sorted by name."""
-    return {name: _REGISTRY[name][1] for name in sorted(_REGISTRY)}
+    return REWARDS.describe()
 
 
 def _as_reward(obj: Any, kwargs: dict[str, Any], label: str) -> RewardFn:
@@ -467,13 +474,14 @@ def get_reward(spec: Any = "log_return", **kwargs: Any) -> RewardFn:
     if isinstance(spec, Mapping):
         return WeightedReward(spec)
     if isinstance(spec, str):
-        if spec in _REGISTRY:
-            return _as_reward(_REGISTRY[spec][0], kwargs, spec)
+        name = REWARDS.find(spec)
+        if name is not None:
+            return _as_reward(REWARDS[name], kwargs, name)
         if ":" in spec:
             return _ExternalReward(spec, kwargs)
         raise ValueError(
-            f"reward={spec!r} is not a registered reward; expected one of "
-            f"{sorted(_REGISTRY)}, a 'module:function' string or a callable"
+            f"reward={spec!r} is not a registered reward{REWARDS.did_you_mean(spec)}; expected "
+            f"one of {REWARDS.names()}, a 'module:function' string or a callable"
         )
     if callable(spec):
         return _as_reward(spec, kwargs, getattr(spec, "__name__", repr(spec)))
@@ -483,13 +491,15 @@ def get_reward(spec: Any = "log_return", **kwargs: Any) -> RewardFn:
     )
 
 
-for _cls in (
-    LogReturn,
-    DifferentialSharpe,
-    MeanVariance,
-    DrawdownPenalised,
-    DownsideDeviation,
-    TurnoverPenalised,
-    WeightedReward,
+for _cls, _label, _kind in (
+    (LogReturn, "Log return", "return"),
+    (DifferentialSharpe, "Differential Sharpe", "risk-adjusted"),
+    (MeanVariance, "Mean-variance utility", "risk-adjusted"),
+    (DrawdownPenalised, "Drawdown-penalised", "penalised"),
+    (DownsideDeviation, "Downside deviation", "risk-adjusted"),
+    (TurnoverPenalised, "Turnover-penalised", "penalised"),
+    (WeightedReward, "Combination", "combination"),
 ):
-    register_reward(_cls.name, _cls)
+    _penalty = getattr(_cls, "default_penalty", None)
+    _params = None if _penalty is None else {"penalty": _penalty}
+    register_reward(_cls.name, _cls, label=_label, kind=_kind, params=_params)

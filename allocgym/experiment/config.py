@@ -35,7 +35,6 @@ import yaml
 from allocgym.exceptions import ConfigError
 
 __all__ = [
-    "BASELINES",
     "AgentConfig",
     "BaselineConfig",
     "DataConfig",
@@ -47,12 +46,19 @@ __all__ = [
     "load_config",
 ]
 
-BASELINES = ("equal_weight", "buy_and_hold", "min_variance", "mean_variance", "black_litterman")
 NETWORKS = ("mlp", "equivariant")
 
 
 def _fail(path: str, value: Any, expected: str) -> typing.NoReturn:
     raise ConfigError(f"{path}: {value!r} is invalid; expected {expected}")
+
+
+def _check_name(path: str, registry: Any, name: Any) -> str:
+    """The canonical name of ``name`` in ``registry``; unknown names fail with the known ones."""
+    found = registry.find(name)
+    if found is None:
+        _fail(path, name, f"one of {registry.names()}{registry.did_you_mean(name)}")
+    return found
 
 
 def _check_reward(path: str, reward: Any, kwargs: dict[str, Any]) -> None:
@@ -165,7 +171,10 @@ class AgentConfig:
 
     @property
     def display(self) -> str:
-        return self.label or self.name.upper()
+        from allocgym.agents.registry import AGENTS
+
+        found = AGENTS.find(self.name)
+        return self.label or (AGENTS.entry(found).label if found else self.name.upper())
 
     def env_kwargs(self, env: EnvConfig) -> dict[str, Any]:
         """The training env's settings: the experiment's, with this agent's reward."""
@@ -178,8 +187,7 @@ class AgentConfig:
     def check(self, path: str) -> None:
         from allocgym.agents.registry import AGENTS, resolve_hyperparameters
 
-        if self.name not in AGENTS:
-            _fail(f"{path}.name", self.name, f"one of {sorted(AGENTS)}")
+        _check_name(f"{path}.name", AGENTS, self.name)
         if self.timesteps < 1:
             _fail(f"{path}.timesteps", self.timesteps, "an integer >= 1")
         if not self.seeds:
@@ -196,7 +204,7 @@ class AgentConfig:
 
 @dataclass(frozen=True)
 class BaselineConfig:
-    """One baseline by name, with constructor parameters."""
+    """One baseline by name (``allocgym list baselines``), with constructor parameters."""
 
     name: str = "equal_weight"
     label: str | None = None
@@ -204,19 +212,25 @@ class BaselineConfig:
 
     @property
     def display(self) -> str:
-        return self.label or {
-            "equal_weight": "1/N",
-            "buy_and_hold": "Buy & hold",
-            "min_variance": "Min-variance",
-            "mean_variance": "Mean-variance",
-            "black_litterman": "Black-Litterman",
-        }.get(self.name, self.name)
+        from allocgym.baselines import BASELINES
+
+        found = BASELINES.find(self.name)
+        return self.label or (BASELINES.entry(found).label if found else self.name)
 
     def check(self, path: str) -> None:
-        if self.name not in BASELINES:
-            close = difflib.get_close_matches(self.name, BASELINES, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            _fail(f"{path}.name", self.name, f"one of {list(BASELINES)}{hint}")
+        from allocgym.baselines import BASELINES
+
+        _check_name(f"{path}.name", BASELINES, self.name)
+        try:
+            self.build()  # cheap (no data, no solver): bad values fail before any work
+        except (ConfigError, ValueError, TypeError) as exc:
+            raise ConfigError(f"{path}.params: {exc}") from None
+
+    def build(self) -> Any:
+        """The baseline policy this entry names, built by :data:`~allocgym.baselines.BASELINES`."""
+        from allocgym.baselines import BASELINES
+
+        return BASELINES.create(self.name, **self.params)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from allocgym.exceptions import ConfigError
-from allocgym.experiment.config import BaselineConfig, ExperimentConfig, load_config
+from allocgym.experiment.config import ExperimentConfig, load_config
 
 __all__ = ["build_policies", "run_experiment"]
 
@@ -31,22 +31,6 @@ _TABLE_COLUMNS = (
     "kind", "ann_return", "ann_volatility", "sharpe", "max_drawdown", "win_rate",
     "information_ratio", "turnover", "total_costs", "lw_p_value", "dsr",
 )  # fmt: skip
-
-
-def _baseline(cfg: BaselineConfig) -> Any:
-    from allocgym import baselines
-
-    classes = {
-        "equal_weight": baselines.EqualWeight,
-        "buy_and_hold": baselines.BuyAndHold,
-        "min_variance": baselines.MinVariance,
-        "mean_variance": baselines.MeanVariance,
-        "black_litterman": baselines.BlackLitterman,
-    }
-    try:
-        return classes[cfg.name](**cfg.params)
-    except TypeError as exc:
-        raise ConfigError(f"baselines: {cfg.name} params {cfg.params}: {exc}") from None
 
 
 def build_policies(config: ExperimentConfig, progress: Any = None) -> dict[str, Any]:
@@ -71,7 +55,7 @@ def build_policies(config: ExperimentConfig, progress: Any = None) -> dict[str, 
                 progress=progress,
             )
     for base in config.baselines:
-        policies[base.display] = _baseline(base)
+        policies[base.display] = base.build()
     return policies
 
 

@@ -5,6 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
+from allocgym.backtest._cli import DEFAULT_POLICIES, make_policies
+from allocgym.baselines import BASELINES, EqualWeight, MeanVariance, MinVariance
+from allocgym.exceptions import ConfigError
 from tests.helpers import CLI_TIMEOUT
 
 
@@ -24,11 +29,12 @@ def test_backtest_then_report(tmp_path) -> None:
         "--test", "126", "--n-boot", "50", "--out", str(out),
     )  # fmt: skip
     assert res.returncode == 0, res.stderr
-    assert "min_variance" in res.stdout and "black_litterman" in res.stdout
+    # policies are labelled as in a config's results (the registry's labels)
+    assert "Min-variance" in res.stdout and "Black-Litterman" in res.stdout
     for f in ("metrics.csv", "returns.parquet", "weights.parquet", "config.yaml", "report.md"):
         assert (out / f).is_file()
     report = (out / "report.md").read_text()
-    assert "| 1/N |" in report and "| min_variance |" in report
+    assert "| 1/N |" in report and "| Min-variance |" in report
     (out / "report.md").unlink()
     res = _run("report", str(out))
     assert res.returncode == 0, res.stderr
@@ -40,3 +46,42 @@ def test_unknown_policy_is_one_readable_line() -> None:
     res = _run("backtest", "--policies", "1/N,magic")
     assert res.returncode == 1
     assert "magic" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_policies_takes_the_names_a_config_takes() -> None:
+    # issue 11: this failed with "unknown" while the YAML accepted exactly these names
+    policies = make_policies("equal_weight,min_variance", lookback=63, rebalance=5)
+    assert list(policies) == ["1/N", "Min-variance"]
+    ew, mv = policies.values()
+    assert type(ew) is EqualWeight and ew.rebalance_every == 5
+    assert type(mv) is MinVariance and (mv.lookback, mv.rebalance_every) == (63, 5)
+    assert list(make_policies(DEFAULT_POLICIES, 252, 21)) == [
+        "1/N", "Min-variance", "Mean-variance", "Black-Litterman"
+    ]  # fmt: skip
+
+
+def test_policies_keeps_the_old_cli_names() -> None:
+    policies = make_policies("1/N, max_sharpe ,buy_and_hold", lookback=63, rebalance=5)
+    assert list(policies) == ["1/N", "Max-Sharpe", "Buy & hold"]
+    sharpe = policies["Max-Sharpe"]
+    assert type(sharpe) is MeanVariance and sharpe.optimizer.objective == "max_sharpe"
+    assert (sharpe.lookback, sharpe.rebalance_every) == (63, 5)
+
+
+def test_every_registered_baseline_is_a_cli_policy() -> None:
+    policies = make_policies(",".join(BASELINES), lookback=63, rebalance=5)
+    assert list(policies) == [BASELINES.entry(n).label for n in BASELINES]
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("1/N,min_varience", r"unknown baseline 'min_varience' \(did you mean 'min_variance'\?\); "
+         r"expected one of \['black_litterman', "),
+        (" , ", r"empty list; expected a comma-separated list of \['black_litterman'"),
+        ("1/N,equal_weight", r"'equal_weight' is listed twice"),
+    ],
+)  # fmt: skip
+def test_bad_policies_name_the_value_and_the_known_names(spec, message) -> None:
+    with pytest.raises(ConfigError, match=message):
+        make_policies(spec, 63, 5)

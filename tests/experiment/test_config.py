@@ -70,6 +70,19 @@ def test_defaults_from_an_empty_mapping():
         ({"agents": [{"seeds": []}]}, r"agents\[0\]\.seeds: \[\] is invalid; expected a non-empty"),
         ({"baselines": [{"name": "min_var"}]}, r"'min_var' is invalid; expected one of .*did you"),
         ({"baselines": [{}, {}]}, r"labels: \['1/N'\] is invalid; expected distinct labels"),
+        (
+            {"baselines": [{"name": "equal_weight"}, {"name": "1/N"}]},
+            r"labels: \['1/N'\] is invalid; expected distinct labels",
+        ),
+        (
+            {"baselines": [{"name": "min_variance", "params": {"lokback": 63}}]},
+            r"baselines\[0\]\.params: unknown parameter 'lokback' \(did you mean 'lookback'\?\) "
+            r"for baseline 'min_variance'; accepted: \['cost_bps'",
+        ),
+        (
+            {"baselines": [{"name": "min_variance", "params": {"lookback": 1}}]},
+            r"baselines\[0\]\.params: lookback=1; expected an integer >= 2",
+        ),
         ({"baselines": []}, r"at least one agent or baseline"),
         ({"walk_forward": {"train": 0}}, r"walk_forward\.train: 0 is invalid; expected an int"),
         (
@@ -101,3 +114,12 @@ def test_name_defaults_to_the_file_stem(tmp_path):
     path = tmp_path / "my_study.yaml"
     path.write_text("baselines: [{name: equal_weight}]\n")
     assert load_config(path).name == "my_study"
+
+
+def test_baselines_take_every_registered_name_and_its_label():
+    config = load_config(
+        {"baselines": [{"name": "max_sharpe", "params": {"lookback": 63}}, {"name": "1/N"}]}
+    )
+    assert [b.display for b in config.baselines] == ["Max-Sharpe", "1/N"]
+    sharpe = config.baselines[0].build()
+    assert sharpe.optimizer.objective == "max_sharpe" and sharpe.lookback == 63
