@@ -8,6 +8,7 @@ import pytest
 from allocgym.data import MarketData
 from allocgym.envs import validate_target_weights
 from allocgym.policy import FittablePolicy, Policy, PolicyState
+from allocgym.predictors.panel import FeaturePanel
 
 
 class _Cash:
@@ -60,6 +61,27 @@ def test_state_holds_only_the_past(synthetic_market: MarketData) -> None:
         s.weights[0] = 2.0
     w[0] = 9.0  # the state keeps its own copy
     assert s.weights[0] == 0.5
+
+
+def test_state_slices_are_read_only_views_up_to_t(synthetic_market: MarketData) -> None:
+    m = synthetic_market
+    values = np.arange(m.n_dates * m.n_assets, dtype=np.float32).reshape(m.n_dates, m.n_assets, 1)
+    panel = FeaturePanel(
+        dates=m.dates,
+        assets=m.assets,
+        values=values,
+        feature_names=("f",),
+        market_values=np.zeros((m.n_dates, 0), dtype=np.float32),
+        market_feature_names=(),
+        available=m.available,
+        key="k",
+    )
+    s = PolicyState.at(m, 250, np.eye(6)[0], panel)
+    assert s.history.dates[-1] == s.date == m.dates[250] and s.features.dates.equals(m.dates[:251])
+    np.testing.assert_array_equal(s.features.values, values[:251])
+    assert s.features.key == "k" and s.history.source == m.source
+    for arr in (s.history.prices, s.history.returns, s.history.available, s.features.values):
+        assert arr.shape[0] == 251 and not arr.flags.writeable
 
 
 def test_validate_target_weights() -> None:

@@ -10,8 +10,6 @@ the same :class:`~allocgym.envs.ActionMap` as in training.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
+from allocgym._io import atomic_write
 from allocgym._typing import FloatArray
 from allocgym.data import MarketData
 from allocgym.predictors.panel import FeaturePanel
@@ -98,24 +97,19 @@ class AgentPolicy:
     def save(self, directory: str | Path, config: dict | None = None) -> Path:
         """Save the model (SB3 zip) and ``agent.json``, atomically (a finished folder or none)."""
         directory = Path(directory)
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}."))
-        try:
-            self.model.save(tmp / "model.zip")
-            meta = {
-                "name": self.name,
-                "algorithm": type(self.model).__name__,
-                "deterministic": self.deterministic,
-                "rebalance_every": self.rebalance_every,
-                "config": config or {},
-            }
-            (tmp / "agent.json").write_text(json.dumps(meta, indent=2, default=str))
-            if directory.exists():
-                shutil.rmtree(directory)
-            tmp.rename(directory)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        meta = {
+            "name": self.name,
+            "algorithm": type(self.model).__name__,
+            "deterministic": self.deterministic,
+            "rebalance_every": self.rebalance_every,
+            "config": config or {},
+        }
+
+        def write(tmp: str) -> None:
+            self.model.save(Path(tmp) / "model.zip")
+            (Path(tmp) / "agent.json").write_text(json.dumps(meta, indent=2, default=str))
+
+        atomic_write(directory, write, folder=True)
         return directory
 
     @classmethod

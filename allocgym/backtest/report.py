@@ -14,8 +14,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from allocgym._io import atomic_write
 from allocgym.backtest.metrics import FLAT, drawdowns
-from allocgym.backtest.results import Results, atomic_write
+from allocgym.backtest.results import Results
 
 __all__ = ["write_report"]
 

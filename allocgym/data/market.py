@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -166,16 +166,30 @@ class MarketData:
                 f"MarketData supports contiguous positional slices like market[10:500]; "
                 f"got {rows!r}"
             )
-        return replace(
-            self,
-            dates=self.dates[rows],
-            prices=self.prices[rows],
-            returns=self.returns[rows],
-            log_returns=self.log_returns[rows],
-            available=self.available[rows],
-            volume=None if self.volume is None else self.volume[rows],
-            risk_free=None if self.risk_free is None else self.risk_free[rows],
-        )
+        return self._rows(rows)
+
+    def _rows(self, rows: slice) -> MarketData:
+        """``self[rows]`` built without re-running the checks of ``__post_init__``.
+
+        A contiguous slice of a validated ``MarketData`` is valid by construction: every
+        array loses the same rows, so the shapes still agree; a subset of strictly
+        increasing dates is strictly increasing; the asset names are unchanged; and a
+        view of a read-only array is read-only. The backtester slices ``market[: t + 1]``
+        at every step of every policy (:meth:`allocgym.policy.PolicyState.at`), where
+        the checks cost more than the slice. ``tests/data/test_market.py`` checks that
+        this equals the validated ``dataclasses.replace`` slice field by field.
+        """
+        view = object.__new__(type(self))
+        fields = view.__dict__  # frozen: fill the instance dict, as __init__ would
+        fields.update({name: self.__dict__[name] for name in self.__dataclass_fields__})
+        fields["dates"] = self.dates[rows]
+        for name in ("prices", "returns", "log_returns", "available"):
+            fields[name] = fields[name][rows]
+        if self.volume is not None:
+            fields["volume"] = self.volume[rows]
+        if self.risk_free is not None:
+            fields["risk_free"] = self.risk_free[rows]
+        return view
 
     def between(self, start: str | pd.Timestamp | None = None, end=None) -> MarketData:
         """Dates in ``[start, end]`` (both inclusive, either may be None)."""

@@ -3,7 +3,8 @@
 The key is a SHA-256 over the market's dates, asset names, prices and volume, the
 canonical JSON of the :class:`FeatureConfig` and a format version, so a change to any
 of them misses the cache. Panels are written atomically (temporary file, then
-``os.replace``), so an interrupted build never leaves a corrupt entry behind.
+``os.replace``; :func:`allocgym._io.atomic_write`), so an interrupted build never leaves
+a corrupt entry behind.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from allocgym._io import atomic_write
 from allocgym.data import MarketData
 from allocgym.predictors.config import FeatureConfig
 from allocgym.predictors.panel import FeaturePanel
@@ -67,21 +68,19 @@ def save_panel(panel: FeaturePanel, cache_dir: Path) -> Path:
         "market_feature_names": list(panel.market_feature_names),
         "diagnostics": dict(panel.diagnostics),
     }
-    fd, tmp = tempfile.mkstemp(prefix=".panel-", suffix=".npz", dir=cache_dir)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(
-                fh,
-                dates=_dates_ns(panel.dates),
-                values=np.asarray(panel.values),
-                market_values=np.asarray(panel.market_values),
-                available=np.asarray(panel.available),
-                meta=np.array(json.dumps(meta)),
-            )
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    arrays = {
+        "dates": _dates_ns(panel.dates),
+        "values": np.asarray(panel.values),
+        "market_values": np.asarray(panel.market_values),
+        "available": np.asarray(panel.available),
+        "meta": np.array(json.dumps(meta)),
+    }
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as fh:  # a file object: np.savez would append .npz to a name
+            np.savez(fh, **arrays)
+
+    atomic_write(path, write)
     return path
 
 

@@ -85,13 +85,24 @@ class FeaturePanel:
             raise TypeError(
                 f"FeaturePanel supports contiguous slices like panel[10:500]; got {rows!r}"
             )
-        return replace(
-            self,
-            dates=self.dates[rows],
-            values=self.values[rows],
-            market_values=self.market_values[rows],
-            available=self.available[rows],
-        )
+        return self._rows(rows)
+
+    def _rows(self, rows: slice) -> FeaturePanel:
+        """``self[rows]`` built without re-running the shape checks of ``__post_init__``.
+
+        A contiguous slice of a validated panel is valid by construction (every array
+        loses the same rows; views of read-only arrays are read-only), and the
+        backtester slices ``panel[: t + 1]`` at every step of every policy.
+        ``tests/predictors/test_panel.py`` checks that this equals the validated
+        ``dataclasses.replace`` slice field by field.
+        """
+        view = object.__new__(type(self))
+        fields = view.__dict__  # frozen: fill the instance dict, as __init__ would
+        fields.update({name: self.__dict__[name] for name in self.__dataclass_fields__})
+        fields["dates"] = self.dates[rows]
+        for name in ("values", "market_values", "available"):
+            fields[name] = fields[name][rows]
+        return view
 
     def feature(self, name: str) -> Float32Array:
         """One per-asset feature, shape (n_dates, n_assets)."""

@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from allocgym._io import atomic_write
 from allocgym.exceptions import ConfigError
 from allocgym.experiment.config import ExperimentConfig, load_config
 from allocgym.sweep.config import SweepConfig
@@ -89,8 +90,6 @@ def _load(config: ExperimentConfig | str | Path, overrides: dict[str, Any]) -> E
 
 def _guard(config: ExperimentConfig, root: Path, fresh: bool) -> None:
     import shutil
-
-    from allocgym.backtest.results import atomic_write
 
     if fresh and root.exists():
         shutil.rmtree(root)

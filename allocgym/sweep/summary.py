@@ -21,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 
+from allocgym._io import atomic_write
 from allocgym.sweep.config import SweepConfig
 from allocgym.sweep.space import Trial
 from allocgym.sweep.trial import read_record
@@ -100,7 +101,6 @@ def summarise(
     root: Path, config: Any, sweep: SweepConfig, trials: list[Trial] | None = None
 ) -> SweepResults:
     """Collect the trial records in ``root``, write sweep.csv, configs.csv and sweep.md."""
-    from allocgym.backtest.results import atomic_write
     from allocgym.backtest.stats import sharpe_tests
 
     records = _records(root, trials)

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from allocgym._io import atomic_write
 from allocgym.exceptions import ConfigError
 from allocgym.experiment.config import ExperimentConfig, load_config
 from allocgym.sweep.space import Trial, apply_params
@@ -201,8 +202,6 @@ def _finite(x: Any) -> float:
 
 
 def _write(trial_dir: Path, record: dict[str, Any]) -> None:
-    from allocgym.backtest.results import atomic_write
-
     trial_dir.mkdir(parents=True, exist_ok=True)
     text = json.dumps(record, indent=2, default=str)
     atomic_write(trial_dir / RECORD, lambda tmp: Path(tmp).write_text(text))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -33,6 +35,56 @@ def test_positional_slice_keeps_everything_aligned(embedded):
     # a slice keeps the return into its first day (it is a view, not re-derived)
     assert np.isfinite(part.returns[0]).all()
     assert np.shares_memory(part.prices, embedded.prices)
+
+
+def _validated_slice(market: MarketData, rows: slice) -> MarketData:
+    """The reference: a slice that goes through every check of ``__post_init__``."""
+    return dataclasses.replace(
+        market,
+        dates=market.dates[rows],
+        prices=market.prices[rows],
+        returns=market.returns[rows],
+        log_returns=market.log_returns[rows],
+        available=market.available[rows],
+        volume=None if market.volume is None else market.volume[rows],
+        risk_free=None if market.risk_free is None else market.risk_free[rows],
+    )
+
+
+@pytest.mark.parametrize("rows", [slice(None, 101), slice(7, 300), slice(0, 1), slice(50, 50)])
+@pytest.mark.parametrize("extras", [False, True])
+def test_fast_slice_equals_the_validated_slice(synthetic_market, rows, extras):
+    market = synthetic_market
+    if extras:  # every optional field and the metadata set, so none is dropped or mixed up
+        rng = np.random.default_rng(0)
+        market = MarketData.from_prices(
+            market.prices,
+            market.dates,
+            market.assets,
+            volume=rng.uniform(1e5, 1e6, market.prices.shape),
+            risk_free=np.full(market.n_dates, 1e-4),
+            source="test.csv",
+            repairs=("sorted the dates", "forward-filled 3 prices"),
+        )
+    fast, ref = market[rows], _validated_slice(market, rows)
+    assert type(fast) is MarketData
+    for f in dataclasses.fields(MarketData):
+        a, b = getattr(fast, f.name), getattr(ref, f.name)
+        if isinstance(a, np.ndarray):
+            np.testing.assert_array_equal(a, b, err_msg=f.name)
+            assert a.dtype == b.dtype and not a.flags.writeable, f.name
+            assert np.shares_memory(a, getattr(market, f.name)) or a.size == 0, f.name
+        elif isinstance(a, pd.DatetimeIndex):
+            assert a.equals(b) and a.dtype == b.dtype, f.name
+        else:
+            assert a == b, f.name
+    assert set(vars(fast)) == set(vars(ref))  # nothing more, nothing less than a real one
+    with pytest.raises(ValueError, match="read-only"):
+        fast.prices[...] = 1.0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.source = "x"
+    if fast.n_dates:
+        assert repr(fast) == repr(ref)
 
 
 def test_between_is_inclusive_and_errors_name_the_range(embedded):
