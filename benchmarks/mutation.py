@@ -16,8 +16,8 @@ For every target module the script
 4. prints the score, ``killed / (mutants - equivalent)``, and every survivor.
 
 Mutants judged equivalent (no test can tell them apart from the original) are listed with
-the reason in ``benchmarks/mutation_equivalent.yaml``, keyed by module, line and the
-mutated source line, and left out of the score.
+the reason in ``benchmarks/mutation_equivalent.yaml``, keyed by module, function, kind
+and the mutated source line, and left out of the score.
 
 The working tree is never modified: mutants are written into a scratch copy.
 
@@ -101,7 +101,8 @@ class Mutant:
 
     @property
     def key(self) -> str:
-        return f"{self.module}:{self.line}:{self.kind}:{self.mutated_line.strip()}"
+        # no line number: the key survives edits elsewhere in the module
+        return f"{self.module}:{self.function}:{self.kind}:{self.mutated_line.strip()}"
 
 
 # ---------------------------------------------------------------------- mutant generation
@@ -531,22 +532,28 @@ def main(argv: list[str] | None = None) -> int:
                     m.status = "uncovered"
             _run_all(jobs, workers, timeout)
             results.extend(mutants)
-            _summary([m for m in mutants], module)
+            _summary(mutants, module, survivors=True)
+            if args.json:  # written after every module, so a long run can be read as it goes
+                _write_json(args.json, results)
     finally:
         for w in workers:
             w.close()
         for path in scratches:
             shutil.rmtree(path, ignore_errors=True)
     print("\n== all targets ==")
-    score = _summary(results, "total", survivors=True)
+    score = _summary(results, "total")
     if args.json:
-        args.json.write_text(
-            json.dumps(
-                [{"key": m.key, "status": m.status, "function": m.function} for m in results],
-                indent=1,
-            )
-        )
+        _write_json(args.json, results)
     return 0 if score is not None else 1
+
+
+def _write_json(path: Path, results: list[Mutant]) -> None:
+    path.write_text(
+        json.dumps(
+            [{"key": m.key, "status": m.status, "function": m.function} for m in results],
+            indent=1,
+        )
+    )
 
 
 def _summary(mutants: list[Mutant], title: str, survivors: bool = False) -> float | None:

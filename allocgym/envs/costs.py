@@ -51,14 +51,18 @@ from allocgym._typing import FloatArray
 __all__ = ["CostModel"]
 
 _BPS = 1e-4
+MAX_BPS = 5000.0  # rates of 50 % or more per unit traded are refused
 
 
 def _rates(value: float | npt.ArrayLike, name: str) -> FloatArray:
     arr = np.asarray(value, dtype=np.float64)
     if arr.ndim > 1:
         raise ValueError(f"{name} must be a scalar or a 1-D array of per-asset bps; got {value!r}")
-    if not np.isfinite(arr).all() or (arr < 0).any() or (arr >= 1e4).any():
-        raise ValueError(f"{name}={value!r} is out of range; expected 0 <= bps < 10000")
+    if not np.isfinite(arr).all() or (arr < 0).any() or (arr >= MAX_BPS).any():
+        raise ValueError(
+            f"{name}={value!r} is out of range; expected 0 <= bps < {MAX_BPS:.0f} "
+            "(realistic costs below 50 %)"
+        )
     return arr * _BPS
 
 
@@ -108,11 +112,6 @@ class CostModel:
     def __post_init__(self) -> None:
         buy = _rates(self.cost_bps, "cost_bps")
         sell = buy if self.sell_bps is None else _rates(self.sell_bps, "sell_bps")
-        if (buy >= 0.5).any() or (sell >= 0.5).any():
-            raise ValueError(
-                f"cost_bps={self.cost_bps!r}, sell_bps={self.sell_bps!r}: rates of 5000 bps "
-                "or more are not supported; expected realistic costs below 50 %"
-            )
         if not (np.isfinite(self.impact) and self.impact >= 0):
             raise ValueError(f"impact={self.impact!r} is invalid; expected a finite value >= 0")
         if not (0 < self.tol < 1e-3):

@@ -251,7 +251,13 @@ def test_batched_impact_uses_each_assets_own_volatility():
         ({"cost_bps": -1.0}, "cost_bps"),
         ({"cost_bps": float("nan")}, "cost_bps"),
         ({"cost_bps": 10.0, "sell_bps": [[1.0]]}, "sell_bps"),
-        ({"cost_bps": 6000.0}, "5000 bps"),
+        ({"cost_bps": 6000.0}, r"cost_bps=6000\.0 is out of range; expected 0 <= bps < 5000"),
+        ({"cost_bps": 5000.0}, "cost_bps=5000.0 is out of range"),
+        ({"cost_bps": 10.0, "sell_bps": 5000.0}, "sell_bps=5000.0 is out of range"),
+        ({"cost_bps": [1.0, 5000.0]}, r"cost_bps=\[1\.0, 5000\.0\] is out of range"),
+        ({"tol": 0.0}, "tol=0.0 is invalid"),
+        ({"tol": 1e-3}, "tol=0.001 is invalid"),
+        ({"impact": float("inf")}, "impact=inf is invalid"),
         ({"impact": -0.1}, "impact"),
     ],
 )
@@ -265,3 +271,63 @@ def test_per_asset_length_and_missing_sigma():
         CostModel([1.0, 2.0, 3.0]).remainder([1.0, 0.0, 0.0], [0.0, 0.5, 0.5])
     with pytest.raises(ValueError, match="needs sigma"):
         CostModel(10.0, impact=1.0).remainder([1.0, 0.0], [0.0, 1.0])
+
+
+def test_largest_accepted_rates_and_tolerance():
+    CostModel(4999.99, sell_bps=4999.99, tol=0.000999)  # just inside every bound
+    CostModel([0.0, 4999.0])
+
+
+def test_defaults_and_repr():
+    cm = CostModel()
+    assert cm.remainder([1.0, 0.0], [0.0, 1.0])[0] == pytest.approx(1 - 10e-4, abs=1e-15)
+    # the derived arrays and the cache stay out of the repr (and out of config dumps)
+    assert (
+        repr(cm) == "CostModel(cost_bps=10.0, sell_bps=None, impact=0.0, tol=1e-13, max_iter=200)"
+    )
+
+
+def test_zero_cost_reports_the_trade_and_a_batch_of_ones():
+    cm = CostModel(0.0)
+    wd = np.array([[0.5, 0.5, 0.0], [1.0, 0.0, 0.0], [0.2, 0.3, 0.5], [0.0, 0.0, 1.0]])
+    wt = np.array([[0.0, 0.5, 0.5], [0.0, 1.0, 0.0], [0.2, 0.3, 0.5], [1.0, 0.0, 0.0]])
+    trade = np.full_like(wd, np.nan)
+    mu = cm.solve_batch(wd, wt, None, trade)
+    assert mu.shape == (4,) and (mu == 1.0).all()
+    np.testing.assert_array_equal(trade, wt - wd)
+    one = np.full(3, np.nan)
+    assert cm.solve(np.array([wd[0], wt[0]]), None, one) == 1.0
+    np.testing.assert_array_equal(one, wt[0] - wd[0])
+
+
+def _hard_batch(rng, b=600, n=6):
+    """Random rebalances with high, unequal buy/sell rates: many rows need several Newton
+    steps (the first guess of the sell set, ``w' > w``, is wrong where mu matters)."""
+    wd = rng.dirichlet(np.full(n + 1, 0.3), b)
+    wt = rng.dirichlet(np.full(n + 1, 0.3), b)
+    near = rng.random(b) < 0.5  # targets close to the drifted weights: mu decides the sign
+    wt[near] = wd[near] * (1 + rng.normal(0, 0.02, (near.sum(), n + 1)))
+    wt[near] /= wt[near].sum(axis=1, keepdims=True)
+    buy = rng.uniform(100, 4000, n)
+    sell = rng.uniform(100, 4000, n)
+    return wd, wt, CostModel(buy, sell_bps=sell)
+
+
+def test_newton_paths_equal_the_reference_where_several_steps_are_needed():
+    rng = np.random.default_rng(5)
+    wd, wt, cm = _hard_batch(rng)
+    trade = np.empty_like(wd)
+    mu = cm.solve_batch(wd, wt, None, trade)
+    ref = np.array([cm.remainder_reference(a, b) for a, b in zip(wd, wt, strict=True)])
+    np.testing.assert_allclose(mu, ref, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(trade, mu[:, None] * wt - wd, rtol=0, atol=1e-15)
+    # the one-portfolio path on the same rows, and the number of rows whose first sell set
+    # was wrong (so the test does exercise the iterations)
+    row_trade = np.empty(wd.shape[1])
+    wrong_first_guess = 0
+    for i in range(len(wd)):
+        m = cm.solve(np.array([wd[i], wt[i]]), None, row_trade)
+        assert m == pytest.approx(ref[i], abs=1e-12)
+        np.testing.assert_allclose(row_trade, m * wt[i] - wd[i], rtol=0, atol=1e-15)
+        wrong_first_guess += bool(((wd[i] > wt[i]) != (wd[i] > m * wt[i]))[1:].any())
+    assert wrong_first_guess > 50
