@@ -107,8 +107,16 @@ class EnvConfig:
     episode_length: int | None = 252
 
     def check(self, path: str) -> None:
-        if not 0 <= self.cost_bps < 10_000:
-            _fail(f"{path}.cost_bps", self.cost_bps, "a number of basis points in [0, 10000)")
+        from allocgym.envs.costs import MAX_BPS, CostModel
+
+        try:  # the same check as the environment's, before any feature is built
+            CostModel(self.cost_bps)
+        except ValueError:
+            _fail(
+                f"{path}.cost_bps",
+                self.cost_bps,
+                f"a number of basis points in [0, {MAX_BPS:.0f})",
+            )
         if self.window < 1:
             _fail(f"{path}.window", self.window, "an integer >= 1")
         if self.rebalance_every < 1:
@@ -298,11 +306,9 @@ class ExperimentConfig:
 
 
 def _check_sweep(sweep: dict[str, Any]) -> None:
-    """The ``sweep:`` section is validated by allocgym.sweep, when that module exists."""
-    try:
-        from allocgym.sweep.config import SweepConfig
-    except ImportError:
-        return
+    """The ``sweep:`` section of the file (used by ``allocgym sweep``)."""
+    from allocgym.experiment.sweep_config import SweepConfig
+
     SweepConfig.from_dict(sweep, "sweep")
 
 

@@ -1,6 +1,6 @@
 """Hyperparameter, reward and seed sweeps of an experiment, on Ray Tune or sequentially."""
 
-from allocgym.sweep.config import Dimension, SweepConfig
+from allocgym.experiment.sweep_config import Dimension, SweepConfig
 from allocgym.sweep.driver import ray_available, run_sweep, start_ray
 from allocgym.sweep.space import Trial, apply_params, expand, make_trials
 from allocgym.sweep.summary import SweepResults

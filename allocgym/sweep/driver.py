@@ -30,7 +30,7 @@ from typing import Any
 from allocgym._io import atomic_write
 from allocgym.exceptions import ConfigError
 from allocgym.experiment.config import ExperimentConfig, load_config
-from allocgym.sweep.config import SweepConfig
+from allocgym.experiment.sweep_config import SweepConfig
 from allocgym.sweep.space import Trial, expand, make_trials
 from allocgym.sweep.summary import SweepResults, summarise
 from allocgym.sweep.trial import read_record, run_trial, trial_config

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from allocgym.exceptions import ConfigError
-from allocgym.sweep.config import SweepConfig
+from allocgym.experiment.sweep_config import SweepConfig
 
 __all__ = ["Trial", "apply_params", "expand", "make_trials"]
 

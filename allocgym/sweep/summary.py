@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from allocgym._io import atomic_write
-from allocgym.sweep.config import SweepConfig
+from allocgym.experiment.sweep_config import SweepConfig
 from allocgym.sweep.space import Trial
 from allocgym.sweep.trial import read_record
 

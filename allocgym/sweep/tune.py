@@ -14,7 +14,7 @@ from typing import Any
 
 from allocgym.exceptions import ConfigError
 from allocgym.experiment.config import ExperimentConfig, load_config
-from allocgym.sweep.config import Dimension, SweepConfig
+from allocgym.experiment.sweep_config import Dimension, SweepConfig
 from allocgym.sweep.space import Trial
 from allocgym.sweep.trial import RECORD, read_record, run_trial
 

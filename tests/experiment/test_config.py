@@ -59,6 +59,8 @@ def test_defaults_from_an_empty_mapping():
         ({"env": {"cost_bsp": 5}}, r"env\.cost_bsp: unknown key \(did you mean 'cost_bps'\?\)"),
         ({"env": {"cost_bps": "ten"}}, r"env\.cost_bps: 'ten' is invalid; expected a value of"),
         ({"env": {"cost_bps": -1}}, r"env\.cost_bps: -1 is invalid; expected a number of basis"),
+        # the environment's own limit, checked when the file loads (before any feature)
+        ({"env": {"cost_bps": 6000}}, r"env\.cost_bps: 6000 is invalid; .* in \[0, 5000\)"),
         ({"env": {"reward": "sharpe!"}}, r"env\.reward: 'sharpe!' is invalid: .*registered"),
         ({"env": {"action": "short"}}, r"env\.action: 'short' is invalid; expected 'simplex'"),
         ({"features": {"preset": "huge"}}, r"features\.preset: 'huge' is invalid; expected one"),
