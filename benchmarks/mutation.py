@@ -16,7 +16,7 @@ For every target module the script
 4. prints the score, ``killed / (mutants - equivalent)``, and every survivor.
 
 Mutants judged equivalent (no test can tell them apart from the original) are listed with
-the reason in ``benchmarks/mutation_equivalent.yaml``, keyed by module, function, kind
+the reason in ``benchmarks/mutation_equivalent/*.yaml``, keyed by module, function, kind
 and the mutated source line, and left out of the score.
 
 The working tree is never modified: mutants are written into a scratch copy.
@@ -51,7 +51,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-EQUIVALENT_FILE = ROOT / "benchmarks" / "mutation_equivalent.yaml"
+EQUIVALENT_DIR = ROOT / "benchmarks" / "mutation_equivalent"  # one YAML file per area
 
 # module (optionally ":function,function" to mutate only those functions) -> its tests
 TARGETS: dict[str, list[str]] = {
@@ -468,10 +468,14 @@ def _run_all(jobs: list[tuple[Mutant, list[str]]], workers: list[Worker], timeou
 
 
 def _equivalents() -> dict[str, str]:
-    if not EQUIVALENT_FILE.exists():
-        return {}
-    entries = yaml.safe_load(EQUIVALENT_FILE.read_text()) or []
-    return {e["key"]: e["why"] for e in entries}
+    """``key -> why`` from every ``benchmarks/mutation_equivalent/*.yaml``."""
+    found: dict[str, str] = {}
+    for path in sorted(EQUIVALENT_DIR.glob("*.yaml")):
+        for entry in yaml.safe_load(path.read_text()) or []:
+            if not str(entry.get("why", "")).strip():
+                raise SystemExit(f"{path}: equivalent mutant {entry.get('key')!r} has no 'why'")
+            found[entry["key"]] = entry["why"]
+    return found
 
 
 def _parse_target(spec: str) -> tuple[str, set[str] | None]:

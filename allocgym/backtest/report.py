@@ -31,7 +31,7 @@ _TABLE = {
     "lw_p_value": ("p (LW vs bench.)", "{:.3f}"),
     "dsr": ("DSR", "{:.2f}"),
     "turnover": ("Turnover/yr", "{:.2f}"),
-    "total_costs": ("Costs", "{:.2%}"),
+    "total_costs": ("Costs (sum, % of wealth)", "{:.2%}"),
     "fallbacks": ("Fallbacks", "{:.0f}"),
 }
 
@@ -78,7 +78,7 @@ def _plots(results: Results, folder: Path, window: int) -> dict[str, str]:
     fig, ax = plt.subplots(figsize=(9, 4.5))
     wealth.plot(ax=ax, logy=True, lw=1.0)
     ax.set(title="Equity curves (net of costs, log scale)", ylabel="wealth", xlabel="")
-    out["equity"] = _save_fig(fig, folder / "equity.png")
+    out["Equity curves"] = _save_fig(fig, folder / "equity.png")
 
     fig, ax = plt.subplots(figsize=(9, 4))
     dd = pd.DataFrame(
@@ -87,7 +87,7 @@ def _plots(results: Results, folder: Path, window: int) -> dict[str, str]:
     )
     dd.plot(ax=ax, lw=0.8)
     ax.set(title="Drawdowns", ylabel="drawdown", xlabel="")
-    out["drawdowns"] = _save_fig(fig, folder / "drawdowns.png")
+    out["Drawdowns"] = _save_fig(fig, folder / "drawdowns.png")
 
     fig, ax = plt.subplots(figsize=(9, 4))
     r = results.returns
@@ -98,17 +98,36 @@ def _plots(results: Results, folder: Path, window: int) -> dict[str, str]:
     rolling.plot(ax=ax, lw=0.8)
     ax.axhline(0.0, color="grey", lw=0.5)
     ax.set(title=f"Rolling Sharpe ratio ({window} days)", ylabel="Sharpe", xlabel="")
-    out["rolling_sharpe"] = _save_fig(fig, folder / "rolling_sharpe.png")
+    out["Rolling Sharpe ratio"] = _save_fig(fig, folder / "rolling_sharpe.png")
 
     for name, w in results.weights.items():
         fig, ax = plt.subplots(figsize=(9, 4))
-        cmap = plt.get_cmap("tab20")
-        colors = ["0.85"] + [cmap(i % 20) for i in range(w.shape[1] - 1)]  # cash: grey
-        ax.stackplot(w.index, w.to_numpy().T, labels=list(w.columns), colors=colors, lw=0)
+        shown = top_holdings(w)
+        cmap = plt.get_cmap("tab10")
+        colors = ["0.85"] + [cmap(i % 10) for i in range(shown.shape[1] - 1)]  # cash: grey
+        if "other" in shown.columns:
+            colors[-1] = "0.55"
+        ax.stackplot(shown.index, shown.to_numpy().T, labels=list(shown.columns), colors=colors,
+                     lw=0)  # fmt: skip
         ax.set(title=f"Weights over time: {name}", ylim=(0, 1), ylabel="weight")
         ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, ncol=1)
-        out[f"weights {name}"] = _save_fig(fig, folder / f"weights_{_slug(name)}.png")
+        out[f"Weights: {name}"] = _save_fig(fig, folder / f"weights_{_slug(name)}.png")
     return out
+
+
+def top_holdings(weights: pd.DataFrame, k: int = 8) -> pd.DataFrame:
+    """Cash (first column), the ``k`` assets with the largest mean weight, and "other".
+
+    A 20-asset stack of 21 colours cannot be read; the rest of the book is summed into
+    one "other" band (absent when there are at most ``k`` assets). Rows still sum to the
+    original rows' sums.
+    """
+    cash, assets = weights.iloc[:, :1], weights.iloc[:, 1:]
+    if assets.shape[1] <= k:
+        return weights
+    top = assets.mean().nlargest(k).index
+    rest = assets.drop(columns=top).sum(axis=1).rename("other")
+    return pd.concat([cash, assets[top], rest], axis=1)
 
 
 def _splitter_text(sp: object) -> str:
@@ -212,6 +231,6 @@ def write_report(results: Results, folder: str | os.PathLike, *, rolling_window:
         "## Plots",
         "",
     ]
-    lines += [f"### {title.capitalize()}\n\n![{title}]({file})\n" for title, file in figs.items()]
+    lines += [f"### {title}\n\n![{title}]({file})\n" for title, file in figs.items()]
     text = "\n".join(lines)
     return atomic_write(folder / "report.md", lambda p: Path(p).write_text(text))

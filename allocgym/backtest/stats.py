@@ -59,7 +59,11 @@ def _parzen(x: FloatArray) -> FloatArray:
 
 
 def _andrews_bandwidth(y: FloatArray) -> float:
-    """Andrews (1991) AR(1) plug-in bandwidth for the Parzen kernel, ``2.6614 (α̂(2) T)^{1/5}``."""
+    """Andrews (1991) AR(1) plug-in bandwidth for the Parzen kernel, ``2.6614 (α̂(2) T)^{1/5}``.
+
+    Each column's ``ρ̂`` is clipped to ``[−0.97, 0.97]`` (a near unit root would make the
+    bandwidth explode); a column that is all zero counts as ``ρ̂ = 0`` and adds nothing.
+    """
     t = y.shape[0]
     num = den = 0.0
     for col in y.T:
@@ -68,8 +72,9 @@ def _andrews_bandwidth(y: FloatArray) -> float:
         s2 = float(np.mean((x1 - rho * x0) ** 2))
         num += 4 * rho**2 * s2**2 / (1 - rho) ** 8
         den += s2**2 / (1 - rho) ** 4
-    alpha2 = num / den if den > 0 else 0.0
-    return 2.6614 * (alpha2 * t) ** 0.2
+    # den > 0: ledoit_wolf_test passes no constant series, and a demeaned column that
+    # is not all zero cannot be exactly geometric (x1 = ρ x0, |ρ| <= 0.97: its sum != 0)
+    return 2.6614 * (num / den * t) ** 0.2
 
 
 def ledoit_wolf_test(
@@ -228,7 +233,9 @@ def sharpe_tests(
     finite = srs[np.isfinite(srs)]
     sr_var = float(np.var(finite, ddof=1)) if finite.size > 1 else 0.0
     rows = {}
-    bench_col = 0 if benchmark is None else list(returns.columns).index(benchmark)
+    has_bench = benchmark is not None and bool(
+        np.isfinite(srs[list(returns.columns).index(benchmark)])
+    )
     for j, name in enumerate(returns.columns):
         r = x[:, j]
         if not np.isfinite(srs[j]):
@@ -243,7 +250,7 @@ def sharpe_tests(
             "dsr": deflated_sharpe_ratio(srs[j], r.size, n_trials, sr_var, skew, kurt),
             "lw_p_value": float("nan"),
         }
-        if benchmark is not None and name != benchmark and np.isfinite(srs[bench_col]):
+        if has_bench and name != benchmark:
             row["lw_p_value"] = ledoit_wolf_test(r, returns[benchmark].to_numpy()).p_value
         lo, hi = sharpe_bootstrap_ci(r, n_boot=n_boot, periods_per_year=periods_per_year, seed=seed)
         row["sharpe_ci_low"], row["sharpe_ci_high"] = lo, hi

@@ -58,6 +58,7 @@ def write_tensorboard(results: Any, logdir: str | Path) -> dict[str, Path]:
     dict of policy name to its run folder
     """
     from torch.utils.tensorboard import SummaryWriter
+    from torch.utils.tensorboard.summary import hparams
 
     logdir = Path(logdir)
     runs = {}
@@ -91,7 +92,12 @@ def write_tensorboard(results: Any, logdir: str | Path) -> dict[str, Path]:
             }  # fmt: skip
             for tag, value in metrics.items():
                 writer.add_scalar(tag, value, 0)
-            writer.add_hparams(_hparams(results.config, policy), metrics, run_name=".")
+            # the HParams plugin's three summaries, through this run's writer: one event
+            # file per run and each metric written once (SummaryWriter.add_hparams opens a
+            # second writer in the folder and writes every metric again)
+            file_writer = writer._get_file_writer()
+            for summary in hparams(_hparams(results.config, policy), metrics):
+                file_writer.add_summary(summary)
         finally:
             writer.close()
         runs[policy] = folder

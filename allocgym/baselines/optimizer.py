@@ -172,6 +172,9 @@ class MeanRiskOptimizer:
 
         Raises
         ------
+        ValueError
+            ``cov``, ``mu`` or ``prev`` of mismatched shapes, or no ``mu`` for an
+            objective that needs it.
         OptimizationError
             Non-finite inputs, max-Sharpe with no positive expected return, solver
             failure, infeasibility or a non-finite solution.
@@ -184,6 +187,11 @@ class MeanRiskOptimizer:
             mu = np.zeros(n)
         mu = np.asarray(mu, dtype=np.float64)
         prev = np.full(n, 1.0 / n) if prev is None else np.asarray(prev, dtype=np.float64)
+        if cov.shape != (n, n) or mu.shape != (n,) or prev.shape != (n,):
+            raise ValueError(
+                f"cov has shape {cov.shape}, mu {mu.shape}, prev {prev.shape}; expected "
+                "(n, n), (n,), (n,)"
+            )
         if not (np.isfinite(cov).all() and np.isfinite(mu).all() and np.isfinite(prev).all()):
             raise OptimizationError("non-finite covariance, expected returns or weights")
         if n == 1:

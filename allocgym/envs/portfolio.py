@@ -389,8 +389,9 @@ class PortfolioEnv(gym.Env):
                 self._record_period(t, t1, mu, turnover, paths[: t1 - t], w0)
         self.t = t1
         terminated = not wealth > 0.0
+        # the log is floored at 1e-300 (finite even if wealth is wiped out), as in the vec env
         record = _new_record((
-            t, t1 - t, g - 1.0, growth - 1.0, math.log(growth) if growth > 0 else -math.inf,
+            t, t1 - t, g - 1.0, growth - 1.0, math.log(max(growth, 1e-300)),
             1.0 - mu, turnover, before, after, wealth, self._peak, 1.0 - wealth / self._peak,
         ))  # fmt: skip
         reward = float(self.reward_fn(record))

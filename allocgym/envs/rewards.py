@@ -167,7 +167,7 @@ class DifferentialSharpe(_Stateful):
         A_t = A_{t-1} + eta dA,   B_t = B_{t-1} + eta dB
 
     Warm-up guard: the rate is ``max(eta, 1/n)`` (plain averages for the first ``1/eta``
-    steps), ``D_t = 0`` for the first ``warmup`` steps or while the variance is below
+    steps), ``D_t = 0`` for the first ``warmup`` steps or while the variance is at most
     ``1e-12``, and ``D_t`` is clipped to ``[-clip, clip]``.
 
     References
@@ -249,7 +249,6 @@ class MeanVariance(_Stateful):
         self.risk_aversion = _check_positive("risk_aversion", risk_aversion)
         self.eta = _check_positive("eta", eta, 1.0)
         self.components: dict[str, Number] = {}
-        self.reset()
 
     def __call__(self, record: StepRecord) -> Number:
         r = record.net_return

@@ -33,6 +33,7 @@ from allocgym.envs._setup import (
     EnvData,
     FeaturesLike,
     MarketLike,
+    _check_int,
     draw_starts,
     episode_span,
     prepare,
@@ -94,8 +95,7 @@ class PortfolioVecEnv(VecEnv):
         reward_kwargs: dict[str, Any] | None = None,
         seed: int | None = None,
     ) -> None:
-        if not isinstance(n_envs, int) or n_envs < 1:
-            raise ValueError(f"n_envs={n_envs!r} is invalid; expected an integer >= 1")
+        n_envs = _check_int("n_envs", n_envs, 1)
         if observation not in ("flat", "dict"):
             raise ValueError(f"observation={observation!r} is invalid; expected 'flat' or 'dict'")
         data = prepare(
@@ -137,7 +137,6 @@ class PortfolioVecEnv(VecEnv):
         if self._seeds[0] is not None:
             self._rng = np.random.default_rng(self._seeds[0])
         self._reset_seeds()
-        self._reset_options()
         self._restart(np.ones(self.num_envs, dtype=bool))
         return self._observations()
 

@@ -293,3 +293,177 @@ def test_config_with_array_parameters_saves_as_yaml(market, tmp_path) -> None:
     res.save(tmp_path)
     params = Results.load(tmp_path).config["policies"]["bl"]["params"]
     assert params["reference_weights"] == [1.0, 2.0, 3.0, 4.0, 5.0]
+
+
+# ------------------------------------------------------------------ small single-fold runs
+
+ONE_FOLD = WalkForward(train=200, test=100)  # on 300 dates: decisions 200..298
+
+
+@pytest.fixture(scope="module")
+def short(synthetic_market: MarketData) -> MarketData:
+    return synthetic_market[:300]
+
+
+class _Cash:
+    """A minimal Policy: no ``fit``, ``name``, ``kind``, ``is_benchmark`` or fallbacks."""
+
+    def reset(self) -> None:
+        self.observations: list[np.ndarray] = []
+
+    def act(self, state: PolicyState) -> np.ndarray:
+        self.observations.append(np.array(state.observation))
+        w = np.zeros(state.n_assets + 1)
+        w[0] = 1.0
+        return w
+
+
+def test_a_sequence_is_named_by_name_or_class_and_duplicates_are_refused(short) -> None:
+    res = backtest([EqualWeight(), _Cash()], short, splitter=ONE_FOLD, n_boot=20)
+    assert list(res.returns.columns) == ["EqualWeight", "_Cash"]
+    with pytest.raises(ValueError, match="two policies are called '_Cash'"):
+        backtest([_Cash(), EqualWeight(), _Cash()], short, splitter=ONE_FOLD)
+
+
+def test_a_policy_needs_both_act_and_reset(short) -> None:
+    class ActOnly:
+        def act(self, state):  # pragma: no cover - never called
+            return None
+
+    with pytest.raises(TypeError, match=r"policy 'x' \(ActOnly\) has no act\(state\)/reset\(\)"):
+        backtest({"x": ActOnly()}, short, splitter=ONE_FOLD)
+
+
+def test_a_policy_object_reused_for_a_second_backtest_starts_afresh(market) -> None:
+    """``reset()`` before every run: nothing recorded in the first run leaks into the second."""
+    spy = _Spy()
+    panel = make_panel(market)
+    backtest({"spy": spy}, market, panel, splitter=GAPPED, n_boot=20)
+    backtest({"spy": spy}, market, panel, splitter=GAPPED, n_boot=20)
+    assert len(spy.fits) == 3 and len(spy.acts) == 300
+
+
+def test_a_last_fold_holding_only_the_final_date_adds_no_return(synthetic_market) -> None:
+    """On 301 dates, folds test [200, 250) and [300, 301): a decision at the last date
+    would earn its return after the data end, so that fold is skipped."""
+    data = synthetic_market[:301]
+    split = WalkForward(train=200, test=50, step=100)
+    assert [(t[0], t[-1]) for _, t in split.split(data.n_dates)] == [(200, 249), (300, 300)]
+    res = backtest({"ew": EqualWeight()}, data, splitter=split, n_boot=20)
+    pd.testing.assert_index_equal(
+        res.returns.index, data.dates[201:251], check_names=False, check_freq=False
+    )
+
+
+def test_without_a_panel_policies_see_the_price_only_observation(short) -> None:
+    """No feature panel: the environment is built with ``features=False`` (returns window,
+    mask and weights), not with the default technical features."""
+    from allocgym.envs.portfolio import PortfolioEnv
+
+    cash = _Cash()
+    backtest({"cash": cash}, short, splitter=ONE_FOLD, n_boot=20)
+    env = PortfolioEnv(short, False, start=200, end=299, window=30, cost_bps=10.0)
+    first, _ = env.reset()
+    assert len(cash.observations) == 99
+    np.testing.assert_array_equal(cash.observations[0], first)
+
+
+def test_kind_benchmark_and_fallbacks_of_policies_without_those_attributes(short) -> None:
+    """A policy with no ``kind`` is "custom", with no ``is_benchmark`` is not the default
+    benchmark (even listed first) and with no ``n_fallbacks_`` has 0 fallbacks; an
+    ML-enhanced policy is reported as traditional when no panel is given."""
+    panel = make_panel(short)
+
+    def run(features):
+        pols = {"cash": _Cash(), "1/N": EqualWeight(), "bl": BlackLitterman(lookback=60)}
+        return backtest(pols, short, features, splitter=ONE_FOLD, n_boot=20)
+
+    with_panel, without = run(panel), run(None)
+    assert with_panel.metrics.columns[0] == "kind"
+    assert with_panel.metrics["kind"].to_dict() == {
+        "cash": "custom",
+        "1/N": "traditional",
+        "bl": "ML-enhanced",
+    }
+    assert without.metrics["kind"].to_dict() == {
+        "cash": "custom",
+        "1/N": "traditional",
+        "bl": "traditional",
+    }
+    assert with_panel.config["benchmark"] == "1/N"
+    assert with_panel.fallbacks["cash"] == with_panel.metrics.loc["cash", "fallbacks"] == 0
+    no_bench = backtest({"cash": _Cash()}, short, splitter=ONE_FOLD, n_boot=20)
+    assert no_bench.config["benchmark"] is None
+
+
+def test_documented_defaults_of_backtest(synthetic_market) -> None:
+    """Yearly folds after a one-year warm-up, 10 bps, window 30, 1000 bootstrap draws."""
+    from tests.backtest.test_stats import _cube_root_ceiling, _plain_circular_block_bootstrap
+
+    data = synthetic_market[:400]
+    res = backtest({"ew": EqualWeight(rebalance_every=1)}, data)
+    assert res.config["splitter"] == {
+        "train": 252,
+        "test": 252,
+        "step": None,
+        "expanding": False,
+        "purge": 0,
+    }
+    assert res.config["n_folds"] == 1 and res.returns.index[0] == data.dates[253]
+    assert res.config["cost_bps"] == 10.0 and res.config["window"] == 30
+    assert res.costs["ew"].iloc[0] == pytest.approx(1e-3, rel=1e-9)  # all cash into 1/N
+    assert res.config["data"]["start"] == str(data.dates[0].date())
+    assert res.config["data"]["end"] == str(data.dates[-1].date())
+    r = res.returns["ew"].to_numpy()
+    lo, hi = _plain_circular_block_bootstrap(r, _cube_root_ceiling(r.size), 1000, 0.95, 252, 0)
+    assert res.metrics.loc["ew", "sharpe_ci_low"] == pytest.approx(lo, rel=1e-10)
+    assert res.metrics.loc["ew", "sharpe_ci_high"] == pytest.approx(hi, rel=1e-10)
+
+
+def test_a_panel_starting_before_the_market_is_aligned_before_fit_sees_it(
+    synthetic_market,
+) -> None:
+    """``fit`` gets the panel rows of the training dates, not the panel's first rows."""
+    data = synthetic_market[100:400]
+    spy = _Spy()
+    spy.fit = lambda market, features=None: spy.fits.append(  # type: ignore[method-assign]
+        (features.dates[0], features.dates[-1])
+    )
+    backtest({"spy": spy}, data, make_panel(synthetic_market[:400]), splitter=ONE_FOLD)
+    assert spy.fits == [(data.dates[0], data.dates[199])]
+
+
+def test_config_describes_each_policy_and_its_optimizer(short) -> None:
+    """Public constructor parameters only: no fitted (``x_``) or private (``_x``) state,
+    the optimiser's settings as a nested mapping without its compiled-problem cache."""
+    res = backtest({"mv": MeanVariance(lookback=60)}, short, splitter=ONE_FOLD, n_boot=20)
+    desc = res.config["policies"]["mv"]
+    assert desc["class"] == "allocgym.baselines.policies.MeanVariance"
+    params = dict(desc["params"])
+    assert type(params.pop("covariance")).__name__ == "LedoitWolfCovariance"
+    assert params == {
+        "rebalance_every": 21,
+        "objective": "utility",
+        "lookback": 60,
+        "expected_returns": "historical",
+        "periods_per_year": 252,
+        "cost_bps": 0.0,
+        "optimizer": {
+            "objective": "utility",
+            "risk_aversion": 2.5,
+            "target_volatility": None,
+            "target_return": None,
+            "max_weight": 1.0,
+            "turnover_penalty": 0.0,
+            "turnover_cap": None,
+            "cost_rate": 0.0,
+            "solver": "CLARABEL",
+        },
+    }
+
+
+def test_out_saves_the_results_and_writes_the_report(short, tmp_path) -> None:
+    res = backtest({"ew": EqualWeight()}, short, splitter=ONE_FOLD, n_boot=20, out=tmp_path)
+    back = Results.load(tmp_path)
+    pd.testing.assert_frame_equal(back.returns, res.returns, check_freq=False)
+    assert "| ew |" in (tmp_path / "report.md").read_text()

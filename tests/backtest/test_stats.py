@@ -75,7 +75,12 @@ def test_psr_and_dsr_agree_with_skfolio(n: int) -> None:
 
 @pytest.mark.parametrize(
     ("sharpe", "n_obs", "skew", "kurtosis", "benchmark"),
-    [(0.1, 12, 0.0, 3.0, 0.0), (0.15, 25, -1.2, 7.5, 0.02), (-0.05, 40, 0.8, 4.0, -0.1)],
+    [
+        (0.1, 12, 0.0, 3.0, 0.0),
+        (0.15, 25, -1.2, 7.5, 0.02),
+        (-0.05, 40, 0.8, 4.0, -0.1),
+        (0.3, 2, 0.0, 3.0, 0.0),  # the smallest sample with T − 1 > 0
+    ],
 )
 def test_psr_matches_the_mertens_variance_of_the_sharpe_ratio(
     sharpe: float, n_obs: int, skew: float, kurtosis: float, benchmark: float
@@ -102,6 +107,8 @@ def test_psr_edge_cases() -> None:
     assert np.isnan(stats.probabilistic_sharpe_ratio(0.1, 1))
     # 1 − γ₃SR + (γ₄ − 1)/4 SR² <= 0: the variance estimate is not positive
     assert np.isnan(stats.probabilistic_sharpe_ratio(1.0, 100, skew=3.0, kurtosis=3.0))
+    # ... and exactly 0 (1 − 2·1 + (5 − 1)/4 · 1 = 0) is not positive either
+    assert np.isnan(stats.probabilistic_sharpe_ratio(1.0, 100, skew=2.0, kurtosis=5.0))
 
 
 @pytest.mark.parametrize("n_trials", [2, 10, 1000])
@@ -169,6 +176,60 @@ def test_andrews_bandwidth_on_an_ar1_series_matches_the_closed_form() -> None:
     assert lw_ref.andrews_bandwidth(y) == pytest.approx(closed, rel=1e-12)
     population = 2.6614 * (4 * rho**2 * t / (1 - rho) ** 4) ** 0.2
     assert stats._andrews_bandwidth(y) == pytest.approx(population, rel=0.05)
+
+
+@pytest.mark.parametrize("phi", [0.999, -0.999])
+def test_andrews_bandwidth_clips_the_ar1_coefficient_at_0_97(phi: float) -> None:
+    """A near unit root (ρ̂ ≈ ±0.99) is taken as ρ = ±0.97 in the closed form
+    ``2.6614 (4ρ²T/(1 − ρ)⁴)^{1/5}`` (columns sharing one AR(1) coefficient)."""
+    t = 2000
+    e = np.random.default_rng(4).normal(size=t)
+    x = np.empty(t)
+    x[0] = e[0]
+    for i in range(1, t):
+        x[i] = phi * x[i - 1] + e[i]
+    x -= x.mean()
+    rho_hat = (x[1:] @ x[:-1]) / (x[:-1] @ x[:-1])
+    assert abs(rho_hat) > 0.98
+    rho = np.sign(phi) * 0.97
+    y = x[:, None] * np.array([1.0, 2.0, 0.5, 3.0])
+    closed = 2.6614 * (4 * rho**2 * t / (1 - rho) ** 4) ** 0.2
+    assert stats._andrews_bandwidth(y) == pytest.approx(closed, rel=1e-12)
+
+
+def test_ledoit_wolf_with_a_constant_square_matches_the_reference() -> None:
+    """Returns of ±1/128 have a constant square: the ``r² − γ`` column of ŷ is exactly 0,
+    has no AR(1) coefficient and adds nothing to the bandwidth (the least-squares fit
+    of the reference gives ρ̂ = 0 there as well)."""
+    rng = np.random.default_rng(12)
+    a = rng.choice([-1.0, 1.0], 300) / 128
+    b = _ar1_pair(12, 300)[1]
+    _, y = lw_ref.moments_and_y(a, b)
+    assert (y[:, 2] == 0).all()
+    ref = lw_ref.ledoit_wolf(a, b)
+    got = stats.ledoit_wolf_test(a, b)
+    assert got.bandwidth == pytest.approx(ref.bandwidth, rel=1e-12)
+    assert got.p_value == pytest.approx(ref.p_value, rel=1e-9)
+
+
+@pytest.mark.parametrize("swap", [False, True])
+def test_ledoit_wolf_calls_constant_what_sample_std_calls_flat(swap: bool) -> None:
+    """Spread/level 1e-5 is a (tiny) real spread, 3e-8 counts as rounding: the test runs
+    on the first and is NaN on the second, for either argument, as ``metrics.sample_std``
+    decides (``FLAT = 1e-7``)."""
+    from allocgym.backtest.metrics import sample_std
+
+    other = _returns(1, 60)
+    noise = np.random.default_rng(2).normal(size=60)
+    for spread, flat in ((1e-5, False), (3e-8, True)):
+        level = 0.01 + 0.01 * spread * noise
+        assert (sample_std(level) == 0.0) == flat
+        args = (other, level) if swap else (level, other)
+        res = stats.ledoit_wolf_test(*args)
+        assert np.isnan(res.p_value) == flat
+        if not flat:
+            ref = lw_ref.ledoit_wolf(*args)
+            assert res.difference == pytest.approx(ref.difference, rel=1e-6)
 
 
 @pytest.mark.parametrize("t", [10, 12, 30])
@@ -306,7 +367,7 @@ def _cube_root_ceiling(t: int) -> int:
     return b
 
 
-@pytest.mark.parametrize(("t", "block"), [(50, None), (61, 7), (40, 40)])
+@pytest.mark.parametrize(("t", "block"), [(50, None), (61, 7), (40, 40), (30, 1), (10, None)])
 def test_bootstrap_ci_matches_a_plain_circular_block_bootstrap(t: int, block: int | None) -> None:
     """Same draws, plain loops: block length (default ⌈T^{1/3}⌉), wrap-around, cut at T,
     ddof=1 Sharpe, annualisation and percentile levels."""
@@ -327,6 +388,12 @@ def test_bootstrap_default_block_is_the_ceiling_of_the_cube_root() -> None:
         r, block=_cube_root_ceiling(1500), n_boot=200, seed=3
     )
     assert default != stats.sharpe_bootstrap_ci(r, block=11, n_boot=200, seed=3)
+
+
+def test_bootstrap_defaults_are_1000_draws_with_seed_0_at_95_percent() -> None:
+    r = _returns(5, 40)
+    expected = _plain_circular_block_bootstrap(r, _cube_root_ceiling(40), 1000, 0.95, 252, 0)
+    np.testing.assert_allclose(stats.sharpe_bootstrap_ci(r), expected, rtol=1e-10)
 
 
 def test_bootstrap_one_block_of_length_t_wraps_around() -> None:
@@ -380,7 +447,7 @@ def test_sharpe_tests_matches_the_formulas_column_by_column(n_trials: int | None
         }
     )
     table = stats.sharpe_tests(df, "bench", n_trials=n_trials, n_boot=60, seed=2)
-    assert list(table.index) == list(df.columns)
+    assert list(table.index) == list(df.columns) and table.index.name == "policy"
     assert table.loc["flat"].isna().all()
     srs = {c: df[c].mean() / df[c].std(ddof=1) for c in ("a", "bench", "b")}
     var = np.var(list(srs.values()), ddof=1)
@@ -414,6 +481,24 @@ def test_sharpe_tests_without_benchmark_or_with_one_column() -> None:
     assert one.loc["y", "psr"] == table.loc["y", "psr"]
     flat = df.assign(x=0.0)  # a constant benchmark: no LW test for anyone
     assert stats.sharpe_tests(flat, "x", n_boot=50)["lw_p_value"].isna().all()
+
+
+def test_sharpe_tests_defaults_and_a_single_sharpe_ratio_without_dispersion() -> None:
+    """Defaults: 1000 bootstrap draws, seed 0. With one finite Sharpe ratio there is no
+    dispersion to estimate, so V = 0 and the DSR equals the PSR whatever ``n_trials``;
+    a zero column is NaN without a division warning."""
+    import warnings
+
+    r = _returns(6, 40, mean=1e-3)
+    df = pd.DataFrame({"zero": np.zeros(40), "x": r})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        table = stats.sharpe_tests(df, n_trials=5)
+    assert table.loc["zero"].isna().all()
+    assert table.loc["x", "dsr"] == table.loc["x", "psr"]
+    lo, hi = _plain_circular_block_bootstrap(r, _cube_root_ceiling(40), 1000, 0.95, 252, 0)
+    assert table.loc["x", "sharpe_ci_low"] == pytest.approx(lo, rel=1e-10)
+    assert table.loc["x", "sharpe_ci_high"] == pytest.approx(hi, rel=1e-10)
 
 
 @pytest.mark.filterwarnings("ignore:Precision loss occurred:RuntimeWarning")

@@ -189,3 +189,43 @@ def test_implied_returns_rejects_bad_shapes() -> None:
         implied_returns(np.eye(3), np.ones(2))
     with pytest.raises(ValueError, match="risk_aversion"):
         implied_returns(np.eye(2), np.ones(2), 0.0)
+
+
+def test_implied_returns_accepts_a_risk_aversion_below_one(random_problem: dict) -> None:
+    """Any δ > 0 is valid (δ = 0.5 is a risk-tolerant investor), not only δ > 1."""
+    cov = random_problem["cov"]
+    w = np.full(cov.shape[0], 1.0 / cov.shape[0])
+    expected = [0.5 * sum(cov[i, j] * w[j] for j in range(w.size)) for i in range(w.size)]
+    np.testing.assert_allclose(implied_returns(cov, w, 0.5), expected, rtol=1e-12)
+
+
+def test_implied_returns_rejects_a_non_square_covariance() -> None:
+    """A (3, 2) covariance is refused with the shapes named, even when the weights
+    have its row count."""
+    with pytest.raises(ValueError, match=r"cov has shape \(3, 2\) and weights \(3,\)"):
+        implied_returns(np.ones((3, 2)), np.ones(3))
+
+
+def test_idzorek_omega_default_tau_is_0_05(random_problem: dict) -> None:
+    """The documented default τ = 0.05, the same as He & Litterman's Ω and the posterior."""
+    cov, P = random_problem["cov"], random_problem["P"]
+    c = np.array([0.25, 0.5, 0.8])
+    view_var = np.array([p @ (0.05 * cov) @ p for p in P])
+    np.testing.assert_allclose(idzorek_omega(cov, P, c), np.diag((1 - c) / c * view_var))
+
+
+@pytest.mark.parametrize(
+    ("cov", "pi", "P", "Q"),
+    [
+        (np.full(3, 0.04), np.zeros(3), [[1.0, 0, 0]], [0.01]),  # cov is 1-D
+        (np.eye(3) * 0.04, np.zeros(2), [[1.0, 0, 0]], [0.01]),  # pi too short
+        (np.eye(3) * 0.04, np.zeros(3), [[1.0, 0]], [0.01]),  # P has 2 columns
+        (np.eye(3) * 0.04, np.zeros(3), [[1.0, 0, 0]], [0.01, 0.02]),  # two Q for one view
+    ],
+)
+def test_black_litterman_names_every_mismatched_shape(cov, pi, P, Q) -> None:
+    """Each of the four shape conditions alone is refused with the shapes message."""
+    with pytest.raises(
+        ValueError, match=r"shapes cov .* expected \(n, n\), \(n,\), \(k, n\), \(k,\)"
+    ):
+        black_litterman(cov, pi, P, Q)

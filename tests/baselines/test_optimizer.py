@@ -60,8 +60,11 @@ def _slsqp(fun, n: int, bounds=(0.0, 1.0), extra=()) -> np.ndarray:
     return res.x
 
 
-def _slsqp_turnover(fun, prev: np.ndarray, kappa: float = 0.0, cap: float | None = None):
-    """``min fun(w) + κ‖w − prev‖₁`` (s.t. ``‖w − prev‖₁ <= cap``), long-only, fully invested.
+def _slsqp_turnover(
+    fun, prev: np.ndarray, kappa: float = 0.0, cap: float | None = None, ineq=()
+) -> np.ndarray:
+    """``min fun(w) + κ‖w − prev‖₁`` (s.t. ``‖w − prev‖₁ <= cap`` and ``g(w) >= 0`` for
+    every ``g`` in ``ineq``), long-only, fully invested.
 
     Variables ``z = (w, u, v)`` with ``w − prev = u − v``, ``u, v >= 0``.
     """
@@ -76,6 +79,7 @@ def _slsqp_turnover(fun, prev: np.ndarray, kappa: float = 0.0, cap: float | None
     ]
     if cap is not None:
         cons.append({"type": "ineq", "fun": lambda z: cap - split(z)[1].sum() - split(z)[2].sum()})
+    cons += [{"type": "ineq", "fun": lambda z, g=g: g(split(z)[0])} for g in ineq]
     res = minimize(
         lambda z: fun(split(z)[0]) + kappa * (split(z)[1].sum() + split(z)[2].sum()),
         np.concatenate([prev, np.zeros(2 * n)]),
@@ -113,10 +117,15 @@ def test_utility_recovers_the_weights_its_returns_were_implied_from(interior, ga
     np.testing.assert_allclose(w, w0, atol=1e-6)
 
 
-def test_max_sharpe_is_the_tangency_portfolio(interior) -> None:
-    """``Σ⁻¹μ / 1ᵀΣ⁻¹μ`` when it is long-only: ``μ = 0.7 Σ w₀`` gives back ``w₀``."""
+@pytest.mark.parametrize("scale", [0.7, 500.0])
+def test_max_sharpe_is_the_tangency_portfolio(interior, scale: float) -> None:
+    """``Σ⁻¹μ / 1ᵀΣ⁻¹μ`` when it is long-only: ``μ = s Σ w₀`` gives back ``w₀`` for any
+    scale ``s > 0``, also when ``μᵀw₀ > 1`` makes the homogenising scale ``k = 1/μᵀw``
+    less than one."""
     cov, w0 = interior
-    w = MeanRiskOptimizer("max_sharpe").solve(cov, 0.7 * cov @ w0)
+    mu = scale * cov @ w0
+    assert (mu @ w0 > 1) == (scale > 1)
+    w = MeanRiskOptimizer("max_sharpe").solve(cov, mu)
     np.testing.assert_allclose(w, w0, atol=1e-6)
 
 
@@ -130,6 +139,12 @@ def test_max_weight_below_one_over_n_is_raised_to_it(inputs) -> None:
 
 def test_one_asset_is_fully_invested() -> None:
     np.testing.assert_array_equal(MeanRiskOptimizer("utility").solve([[0.04]], [0.1]), [1.0])
+
+
+def test_two_assets_min_variance_is_the_closed_form() -> None:
+    """``w₁ = (σ₂² − σ₁₂) / (σ₁² + σ₂² − 2σ₁₂)``: σ = (0.2, 0.3), ρ = 0.25 give (0.75, 0.25)."""
+    cov = np.array([[0.04, 0.015], [0.015, 0.09]])
+    np.testing.assert_allclose(MeanRiskOptimizer().solve(cov), [0.75, 0.25], atol=1e-7)
 
 
 # ------------------------------------------------------------------ SLSQP references
@@ -230,6 +245,40 @@ def test_turnover_penalty_and_cost_rate_match_slsqp(inputs, objective: str, kwar
     assert total(w) == pytest.approx(total(ref), rel=1e-7)
 
 
+def test_target_objectives_charge_the_turnover_penalty(inputs) -> None:
+    """target_volatility maximises ``μᵀw − κΔ`` s.t. ``‖Fw‖ <= σ*``; target_return
+    minimises ``wᵀΣw + cΔ`` s.t. ``μᵀw >= r*``: the trade term is a cost in both."""
+    cov, mu = inputs
+    prev = np.linspace(1.0, 3.0, cov.shape[0])
+    prev /= prev.sum()
+    gmv = MeanRiskOptimizer("min_variance").solve(cov)
+    sigma = 0.5 * (np.sqrt(gmv @ cov @ gmv) + np.sqrt(cov[np.argmax(mu), np.argmax(mu)]))
+    r_star = float(np.quantile(mu, 0.7))
+    cases = [
+        (
+            {
+                "objective": "target_volatility",
+                "target_volatility": sigma,
+                "turnover_penalty": 0.01,
+            },
+            lambda x: -(mu @ x),
+            lambda x: sigma**2 - x @ cov @ x,
+        ),
+        (
+            {"objective": "target_return", "target_return": r_star, "cost_rate": 0.005},
+            lambda x: x @ cov @ x,
+            lambda x: mu @ x - r_star,
+        ),
+    ]
+    for kwargs, fun, constraint in cases:
+        w = MeanRiskOptimizer(**kwargs).solve(cov, mu, prev=prev)
+        kappa = kwargs.get("turnover_penalty", 0.0) + kwargs.get("cost_rate", 0.0)
+        ref = _slsqp_turnover(fun, prev, kappa=kappa, ineq=(constraint,))
+        free = {k: v for k, v in kwargs.items() if k not in ("turnover_penalty", "cost_rate")}
+        assert np.abs(ref - MeanRiskOptimizer(**free).solve(cov, mu, prev=prev)).max() > 0.01
+        np.testing.assert_allclose(w, ref, atol=1e-4)
+
+
 @pytest.mark.parametrize("objective", ["min_variance", "max_sharpe"])
 def test_turnover_cap_matches_slsqp_and_binds(inputs, objective: str) -> None:
     cov, mu = inputs
@@ -285,9 +334,53 @@ def test_problem_is_compiled_once_per_size(inputs) -> None:
 
 
 def test_max_sharpe_without_positive_returns_raises_clearly(inputs) -> None:
+    """Zero is not positive: a best expected return of exactly 0 is refused too."""
     cov, mu = inputs
     with pytest.raises(OptimizationError, match="positive expected return"):
         MeanRiskOptimizer("max_sharpe").solve(cov, -np.abs(mu))
+    flat = -np.abs(mu)
+    flat[3] = 0.0
+    with pytest.raises(OptimizationError, match=r"positive expected return; the largest is 0$"):
+        MeanRiskOptimizer("max_sharpe").solve(cov, flat)
+
+
+class _FinishedSolver:
+    """Stands in for a compiled problem whose solver ended with ``status`` and left
+    ``value`` in the weight variable (cvxpy keeps a solution for ``user_limit``)."""
+
+    def __init__(self, w, status: str, value) -> None:
+        self.w, self.status, self.value = w, status, np.asarray(value, dtype=float)
+
+    def solve(self, **kwargs) -> None:
+        self.w.value = self.value
+
+
+def _finishing(status: str, value) -> MeanRiskOptimizer:
+    opt = MeanRiskOptimizer("min_variance")
+    n = len(value)
+    opt.solve(np.eye(n))  # compile
+    compiled = opt._cache[n]
+    compiled.problem = _FinishedSolver(compiled.w, status, value)
+    return opt
+
+
+def test_a_solver_stopped_at_its_iteration_limit_is_a_failure() -> None:
+    """cvxpy fills the variables for ``user_limit``; that unconverged point is not used."""
+    import cvxpy as cp
+
+    opt = _finishing(cp.USER_LIMIT, [0.3, 0.3, 0.4])
+    with pytest.raises(OptimizationError, match="min_variance: solver status 'user_limit'"):
+        opt.solve(np.eye(3))
+
+
+def test_the_solution_is_clipped_at_zero_and_rescaled_to_sum_to_one() -> None:
+    """Solver round-off (a −1e-9 weight, a sum of 0.8) never reaches the caller."""
+    import cvxpy as cp
+
+    w = _finishing(cp.OPTIMAL, [-1e-9, 0.3, 0.5]).solve(np.eye(3))
+    np.testing.assert_allclose(w, [0.0, 0.375, 0.625], rtol=1e-15, atol=0)
+    with pytest.raises(OptimizationError, match=r"solution sums to 0\.0$"):
+        _finishing(cp.OPTIMAL, [-1e-9, 0.0, 0.0]).solve(np.eye(3))
 
 
 def test_infeasible_target_return_raises(inputs) -> None:
@@ -309,6 +402,21 @@ def test_non_finite_inputs_raise(inputs) -> None:
 
 
 @pytest.mark.parametrize(
+    ("cov", "mu", "prev", "shapes"),
+    [
+        ([[0.04, 0.01]], [0.1], None, r"cov has shape \(1, 2\), mu \(1,\), prev \(1,\)"),
+        ([0.04, 0.09], [0.1, 0.2], None, r"cov has shape \(2,\)"),
+        (np.eye(2), [0.1, 0.2, 0.3], None, r"mu \(3,\)"),
+        (np.eye(2), [0.1, 0.2], [1.0], r"prev \(1,\)"),
+    ],
+)
+def test_mismatched_shapes_are_rejected(cov, mu, prev, shapes: str) -> None:
+    """Named in a ValueError, also for one asset (which otherwise needs no solver)."""
+    with pytest.raises(ValueError, match=shapes + r".*expected \(n, n\), \(n,\), \(n,\)"):
+        MeanRiskOptimizer("utility").solve(cov, mu, prev)
+
+
+@pytest.mark.parametrize(
     ("kwargs", "match"),
     [
         ({"objective": "best"}, "objective"),
@@ -317,6 +425,7 @@ def test_non_finite_inputs_raise(inputs) -> None:
         ({"max_weight": 0.0}, "max_weight"),
         ({"max_weight": 1.01}, "max_weight"),
         ({"turnover_cap": -1.0}, "turnover_cap"),
+        ({"turnover_cap": 0.0}, r"turnover_cap=0.0; expected > 0 or None"),
         ({"turnover_penalty": -0.1}, "turnover_penalty"),
         ({"cost_rate": -0.1}, "cost_rate"),
         ({"risk_aversion": 0.0}, "risk_aversion"),

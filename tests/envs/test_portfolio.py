@@ -5,11 +5,12 @@ from __future__ import annotations
 import pickle
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.optimize import brentq
 
 from allocgym.data import MarketData
-from allocgym.envs import CostModel, PortfolioEnv
+from allocgym.envs import CostModel, PortfolioEnv, validate_target_weights
 from allocgym.exceptions import DataError
 from tests.envs.conftest import causal_panel
 
@@ -361,3 +362,265 @@ def test_misaligned_panel_is_refused(small_market, small_panel, synthetic_market
         PortfolioEnv(small_market, features=causal_panel(synthetic_market[:300]).__class__(
             **{**small_panel.__dict__, "assets": tuple("abcde")}
         ))  # fmt: skip
+
+
+# ---------------------------------------------------------------- validate_target_weights
+ONES3 = np.ones(3)
+
+
+def test_target_weights_default_to_long_only_with_gross_leverage_one():
+    with pytest.raises(ValueError, match="negative entries"):
+        validate_target_weights([1.2, -0.2, 0.0], ONES3)
+    np.testing.assert_array_equal(
+        validate_target_weights([1.5, -0.5, 0.0], ONES3, long_only=False), [1.5, -0.5, 0.0]
+    )
+    with pytest.raises(ValueError, match=r"gross exposure 1\.5; expected <= max_leverage=1\.0"):
+        validate_target_weights([0.0, 1.25, -0.25], ONES3, long_only=False)
+
+
+def test_long_only_tolerates_negative_rounding_down_to_minus_1e_8_and_clips_it():
+    w = validate_target_weights([0.5 + 1e-8, 0.5, -1e-8], ONES3)
+    assert w[2] == 0.0  # clipped, and the cash absorbed the 1e-8 it added to the sum
+    assert w[0] == pytest.approx(0.5, abs=1e-15) and w.sum() == pytest.approx(1.0, abs=1e-15)
+    small = validate_target_weights([0.5, 0.5 + 5e-9, -5e-9], ONES3)
+    assert small[2] == 0.0
+    # only entries below -1e-8 are reported
+    with pytest.raises(ValueError) as err:
+        validate_target_weights([1.2 + 1e-8, -0.2, -1e-8], ONES3)
+    assert str(err.value).startswith("target_weights has negative entries [-0.2] at positions [1];")
+
+
+def test_a_sum_off_by_rounding_is_absorbed_by_cash_row_by_row():
+    w = validate_target_weights([0.25, 0.75 + 5e-7], np.ones(2))
+    assert w[1] == 0.75 + 5e-7
+    assert w[0] == pytest.approx(0.25 - 5e-7, abs=1e-16)
+    assert w.sum() == pytest.approx(1.0, abs=1e-15)
+    batch = validate_target_weights([[0.25, 0.75], [0.25, 0.75 - 5e-7]], np.ones((2, 2)))
+    np.testing.assert_array_equal(batch[0], [0.25, 0.75])  # an exact row is left alone
+    assert batch[1, 0] == pytest.approx(0.25 + 5e-7, abs=1e-16)
+    assert batch[1, 1] == 0.75 - 5e-7
+
+
+def test_validation_messages_name_positions_and_rows():
+    def message(weights, tradable):
+        with pytest.raises(ValueError) as err:
+            validate_target_weights(weights, tradable)
+        return str(err.value)
+
+    assert message([0.5, np.nan, 0.5], ONES3) == (
+        "target_weights contains non-finite values at positions [1]"
+    )
+    batch = [[0.5, 0.5, 0.0], [0.5, 0.0, np.inf]]
+    assert message(batch, np.ones((2, 3))) == (
+        "target_weights contains non-finite values at (row, position) [(1, 2)]"
+    )
+    assert message([0.5, 0.2, 0.0], ONES3) == (
+        "target_weights sum to 0.7; expected 1 (cash included)"
+    )
+    assert message([[0.5, 0.5, 0.0], [0.5, 0.25, 0.0]], np.ones((2, 3))) == (
+        "target_weights sum to [0.75] in rows [1]; expected 1 (cash included)"
+    )
+
+
+def test_gross_exposure_may_exceed_max_leverage_by_1e_6_only():
+    at_tolerance = 1.0 + 1e-6  # gross == max_leverage + 1e-6 exactly: accepted
+    w = validate_target_weights([1.0 - at_tolerance, at_tolerance, 0.0], ONES3, long_only=False)
+    assert w[1] == at_tolerance
+    validate_target_weights([-5e-7, 1.0 + 5e-7, 0.0], ONES3, long_only=False)
+    with pytest.raises(ValueError, match=r"gross exposure 1\.00001;"):
+        validate_target_weights([-1e-5, 1.0 + 1e-5, 0.0], ONES3, long_only=False)
+
+
+# ---------------------------------------------------------------- construction and reset
+class _Spy:
+    """A reward that keeps every StepRecord it sees and pays 0."""
+
+    name = "spy"
+
+    def __init__(self) -> None:
+        self.records = []
+
+    def __call__(self, record):
+        self.records.append(record)
+        return 0.0
+
+    def reset(self, mask=None) -> None:
+        """Stateless."""
+
+
+def test_a_new_env_is_in_its_reset_state_and_steps_like_a_reset_one(small_market):
+    fresh = PortfolioEnv(small_market, features=False, start=40, initial_wealth=2.0)
+    assert fresh.t == 40 and fresh.wealth == 2.0 and fresh.date == small_market.dates[40]
+    np.testing.assert_array_equal(fresh.weights, [1.0, 0, 0, 0, 0, 0])
+    reset = PortfolioEnv(small_market, features=False, start=40, initial_wealth=2.0)
+    reset.reset()
+    target = [0.2, 0.2, 0.2, 0.2, 0.1, 0.1]
+    for env in (fresh, reset):
+        env.step_weights(target)
+        env.step_weights(target)
+    assert fresh.wealth == reset.wealth and fresh.t == reset.t == 42
+    np.testing.assert_array_equal(fresh.weights, reset.weights)
+
+
+@pytest.mark.parametrize("wealth", [0.0, -1.0, np.nan, np.inf])
+def test_initial_wealth_must_be_positive_and_finite(small_market, wealth):
+    with pytest.raises(ValueError, match="initial_wealth"):
+        PortfolioEnv(small_market, features=False, initial_wealth=wealth)
+    env = PortfolioEnv(small_market, features=False)
+    with pytest.raises(ValueError, match=r"options\['wealth'\]"):
+        env.reset(options={"wealth": wealth})
+
+
+def test_default_norm_window_is_252_days(small_market, small_panel):
+    def late_obs(**kwargs):
+        return PortfolioEnv(small_market, small_panel, **kwargs).reset(options={"start": 290})[0]
+
+    default = late_obs()
+    np.testing.assert_array_equal(default, late_obs(norm_window=252))
+    assert not np.array_equal(default, late_obs(norm_window=253))  # the window matters there
+
+
+def test_start_option_must_leave_a_step_in_the_range(small_market):
+    env = PortfolioEnv(small_market, features=False, start=40, end=60)
+    assert env.reset(options={"start": 40})[1]["date"] == small_market.dates[40]
+    env.reset(options={"start": 59})
+    assert env.step(np.zeros(6))[3] and env.t == 60  # one step, truncated at the end
+    for start in (39, 60, small_market.dates[60]):
+        with pytest.raises(
+            ValueError, match=r"outside the decision range \[2000-02-28, 2000-03-24\]"
+        ):
+            env.reset(options={"start": start})
+
+
+def test_episode_length_counts_decisions_and_stops_at_the_range_end(small_market):
+    env = PortfolioEnv(
+        small_market, features=False, start=40, end=80, rebalance_every=2, episode_length=5
+    )
+    assert env.episode_length == 5
+    for start, n_steps, last in ((40, 5, 50), (60, 5, 70), (77, 2, 80)):
+        env.reset(options={"start": start})
+        steps = 0
+        while True:
+            *_, te, tr, _ = env.step(np.zeros(6))
+            steps += 1
+            if te or tr:
+                break
+        assert (steps, env.t, tr) == (n_steps, last, True)
+
+
+def test_reset_starts_a_new_track_and_a_new_peak(small_market):
+    spy = _Spy()
+    env = PortfolioEnv(small_market, features=False, start=40, reward=spy)
+    env.reset(options={"wealth": 2.0})
+    for _ in range(3):
+        env.step(np.zeros(6))
+    env.reset()
+    env.step_weights([1.0, 0, 0, 0, 0, 0])  # small_market's cash earns nothing
+    assert spy.records[-1].peak == 1.0 and spy.records[-1].drawdown == 0.0
+    track = env.track()
+    assert len(track) == 1 and track.initial_wealth == 1.0 and track.wealth[0] == 1.0
+
+
+def test_step_weights_after_the_end_is_refused(small_market):
+    env = PortfolioEnv(small_market, features=False, start=40, end=41)
+    env.reset()
+    assert env.step_weights([1.0, 0, 0, 0, 0, 0])[3]
+    with pytest.raises(RuntimeError, match="call reset"):
+        env.step_weights([1.0, 0, 0, 0, 0, 0])
+
+
+# ---------------------------------------------------------------- what a step reports
+def test_step_record_and_info_match_an_independent_computation(late_market):
+    # constant mix from all cash, daily, 10 bps: every field the reward sees, against the
+    # share-count wealth path and the bracketed cost of the first trade
+    target = np.array([0.1, 0.3, 0.2, 0.15, 0.15, 0.1])
+    spy = _Spy()
+    env = PortfolioEnv(late_market, features=False, start=130, end=160, reward=spy)
+    env.reset()
+    infos = []
+    while env.t != 160:
+        infos.append(env.step_weights(target)[-1])
+    records = spy.records
+    wealth = constant_mix_wealth(late_market, target, 130, 160, 1e-3)
+    growth = 1.0 + np.column_stack([late_market.rf, np.nan_to_num(late_market.returns)])
+    gross = growth[131:161] @ target - 1.0
+    net = np.diff(np.concatenate(([1.0], wealth))) / np.concatenate(([1.0], wealth[:-1]))
+    peak = np.maximum.accumulate(np.concatenate(([1.0], wealth)))[1:]
+    assert [r.t for r in records] == list(range(130, 160))
+    assert {r.n_days for r in records} == {1}
+    np.testing.assert_allclose([r.gross_return for r in records], gross, rtol=1e-12, atol=1e-16)
+    np.testing.assert_allclose([r.net_return for r in records], net, rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(
+        [r.log_return for r in records], np.log1p(net), rtol=1e-9, atol=1e-15
+    )
+    np.testing.assert_allclose([r.wealth for r in records], wealth, rtol=1e-12)
+    np.testing.assert_allclose([r.peak for r in records], peak, rtol=1e-12)
+    np.testing.assert_allclose([r.drawdown for r in records], 1 - wealth / peak, atol=1e-12)
+    assert max(r.drawdown for r in records) > 1e-3 and peak[-1] > 1.0  # both cases occur
+    first = records[0]
+    mu = exact_mu(np.eye(6)[0], target, 1e-3)
+    assert first.cost == pytest.approx(1.0 - mu, rel=1e-12)
+    assert first.turnover == pytest.approx(mu * 0.9, rel=1e-12)  # bought 90 % in assets
+    np.testing.assert_array_equal(first.weights_before, np.eye(6)[0])
+    np.testing.assert_array_equal(first.weights, target)
+    np.testing.assert_allclose([i["gross_return"] for i in infos], gross, rtol=1e-12, atol=1e-16)
+    np.testing.assert_allclose([i["net_return"] for i in infos], net, rtol=1e-9, atol=1e-15)
+    np.testing.assert_array_equal(infos[0]["weights_before"], np.eye(6)[0])
+    np.testing.assert_array_equal(infos[1]["weights_before"], records[1].weights_before)
+    assert not np.array_equal(infos[1]["weights_before"], target)  # drifted
+    track = env.track()
+    np.testing.assert_allclose(track.gross_returns, gross, rtol=1e-12, atol=1e-16)
+    np.testing.assert_allclose(track.net_returns, net, rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(track.costs, [r.cost for r in records], rtol=1e-12)
+    assert track.traded.all() and track.costs.min() > 0.0
+
+
+def test_days_held_per_step_with_a_short_last_period(small_market):
+    spy = _Spy()
+    env = PortfolioEnv(small_market, features=False, start=40, end=47, rebalance_every=3,
+                       reward=spy)  # fmt: skip
+    env.reset()
+    while not env.step(np.zeros(6))[3]:
+        pass
+    assert [(r.t, r.n_days) for r in spy.records] == [(40, 3), (43, 3), (46, 1)]
+    track = env.track()
+    assert track.traded.tolist() == [True, False, False] * 2 + [True]
+    assert (track.turnover[~track.traded] == 0.0).all() and track.turnover[0] > 0.5
+
+
+@pytest.fixture(scope="module")
+def doubling_market():
+    """Two assets at 100 and 50 for three days; then asset A doubles and stays (no interest)."""
+    prices = np.array([[100.0, 50.0]] * 3 + [[200.0, 50.0]] * 3)
+    return MarketData.from_prices(prices, pd.bdate_range("2021-01-04", periods=6), ("A", "B"))
+
+
+def test_a_wiped_out_portfolio_terminates_with_the_vector_envs_finite_reward(doubling_market):
+    # cash 2, short A 1 at t = 2: A doubles and wealth is exactly 0
+    env = PortfolioEnv(doubling_market, features=False, action="long_short", cost_bps=0.0,
+                       start=2, window=1)  # fmt: skip
+    env.reset()
+    with np.errstate(divide="ignore", invalid="ignore"):  # the weights of nothing are 0/0
+        _, reward, terminated, truncated, info = env.step_weights([2.0, -1.0, 0.0])
+    assert info["wealth"] == 0.0 and (terminated, truncated) == (True, False)
+    assert reward == pytest.approx(np.log(1e-300), rel=1e-12)  # as in PortfolioVecEnv
+    with pytest.raises(RuntimeError, match="episode is over"):
+        env.step(np.zeros(2))
+
+
+def test_long_short_observations_show_drifted_weights_clipped_to_the_space(doubling_market):
+    # cash 1.5, short A 0.5 at t = 1 (A flat), then at t = 2 A doubles: wealth 0.5 and drifted
+    # weights 3 / -2 (observed as is); cash 1.95, short A 0.95 at t = 2 leaves 0.05 and
+    # weights 39 / -38, observed at the +-10 (1 + L) = 20 bound
+    env = PortfolioEnv(doubling_market, features=False, action="long_short", cost_bps=0.0,
+                       start=1, window=1)  # fmt: skip
+    env.reset()
+    obs = env.step_weights([1.5, -0.5, 0.0])[0]
+    np.testing.assert_array_equal(obs[env.observation_layout.slices["weights"]], [1.5, -0.5, 0])
+    obs = env.step_weights([1.5, -0.5, 0.0])[0]
+    np.testing.assert_allclose(obs[env.observation_layout.slices["weights"]], [3.0, -2.0, 0])
+    env.reset(options={"start": 2})
+    obs = env.step_weights([1.95, -0.95, 0.0])[0]
+    np.testing.assert_allclose(env.weights, [39.0, -38.0, 0.0], rtol=1e-9)
+    np.testing.assert_array_equal(obs[env.observation_layout.slices["weights"]], [20, -20, 0])
+    assert env.observation_space.contains(obs)

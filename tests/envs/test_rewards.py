@@ -202,3 +202,220 @@ def test_custom_reward_from_a_file_path_pickles(small_market, tmp_path):
     a = np.linspace(-1, 1, 6)
     assert env.step(a)[1] == clone.step(a)[1]
     assert isinstance(env.reward_fn, rw.RewardFn)
+
+
+def reference_differential_sharpe(rs, eta, warmup, clip):
+    """Moody & Saffell's D_t in a plain loop, with the documented warm-up guard."""
+    a = b = 0.0
+    out = []
+    for n, r in enumerate(rs):
+        var = b - a * a
+        d = 0.0
+        if n >= warmup and var > 1e-12:
+            d = min(max((b * (r - a) - 0.5 * a * (r * r - b)) / var**1.5, -clip), clip)
+        rate = max(eta, 1.0 / (n + 1))
+        a, b = a + rate * (r - a), b + rate * (r * r - b)
+        out.append(d)
+    return out
+
+
+def reference_downside_deviation(rs, eta, warmup, clip):
+    a = dd2 = 0.0
+    out = []
+    for n, r in enumerate(rs):
+        d = 0.0
+        if n >= warmup and dd2 > 1e-12:
+            dd = np.sqrt(dd2)
+            d = (r - a / 2) / dd if r > 0 else (dd2 * (r - a / 2) - a * r * r / 2) / dd**3
+            d = min(max(d, -clip), clip)
+        rate = max(eta, 1.0 / (n + 1))
+        a, dd2 = a + rate * (r - a), dd2 + rate * (min(r, 0.0) ** 2 - dd2)
+        out.append(d)
+    return out
+
+
+def reference_mean_variance(rs, risk_aversion, eta):
+    a, out = 0.0, []
+    for n, r in enumerate(rs):
+        out.append(r - 0.5 * risk_aversion * (r - a) ** 2)
+        a += max(eta, 1.0 / (n + 1)) * (r - a)
+    return out
+
+
+REFERENCES = {
+    "differential_sharpe": reference_differential_sharpe,
+    "downside_deviation": reference_downside_deviation,
+    "mean_variance": reference_mean_variance,
+}
+
+
+def spiky_returns(n=150):
+    """Returns of about 1 % a day, mixed signs, with a +40 % and a -30 % day (clipped)."""
+    r = returns(n, seed=4)
+    r[60], r[100] = 0.4, -0.3
+    return r
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [
+        ("differential_sharpe", {"eta": 0.01, "warmup": 10, "clip": 10.0}),
+        ("differential_sharpe", {"eta": 0.2, "warmup": 3, "clip": 2.0}),
+        ("downside_deviation", {"eta": 0.01, "warmup": 10, "clip": 10.0}),
+        ("downside_deviation", {"eta": 0.2, "warmup": 3, "clip": 2.0}),
+        ("mean_variance", {"risk_aversion": 10.0, "eta": 0.01}),
+        ("mean_variance", {"risk_aversion": 3.0, "eta": 0.2}),
+    ],
+)
+def test_stateful_rewards_match_their_formulas_step_by_step(name, kwargs):
+    # the first kwargs of each reward are its defaults: get_reward(name) must agree
+    r = spiky_returns()
+    want = REFERENCES[name](r, **kwargs)
+    for fn in (get_reward(name, **kwargs), get_reward(name)):
+        got = [float(fn(record(x))) for x in r]
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-14)
+        if kwargs.get("eta") != 0.01:
+            break
+    if name != "mean_variance":
+        warmup, clip = kwargs["warmup"], kwargs["clip"]
+        assert want[:warmup] == [0.0] * warmup and want[warmup] != 0.0
+        assert max(np.abs(want)) == clip  # a spike hits the clip
+
+
+def test_a_variance_of_1e_minus_12_counts_as_none():
+    # returns +-1e-6: the variance (downside: mean squared loss) is exactly 1e-12, the guard
+    # threshold, and the reward stays 0; at +-2e-6 (4e-12) it does not
+    for size, zero in ((1e-6, True), (2e-6, False)):
+        ds = get_reward("differential_sharpe", warmup=1)
+        assert [ds(record(x)) == 0.0 for x in (size, -size, 0.01)] == [True, True, zero]
+        dd = get_reward("downside_deviation", warmup=1)
+        assert [dd(record(x)) == 0.0 for x in (-size, 0.01)] == [True, zero]
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCES))
+def test_masked_reset_restarts_those_portfolios_from_scratch(name):
+    # after reset(mask) a portfolio's rewards are those of a fresh reward; the others go on
+    rng = np.random.default_rng(6)
+    before, after = rng.normal(0.0, 0.01, (15, 3)), rng.normal(0.0, 0.01, (15, 3))
+    batch, whole, fresh = get_reward(name), get_reward(name), get_reward(name)
+    for row in before:
+        batch(record(row)), whole(record(row))
+    batch.reset(np.array([True, False, True]))
+    for row in after:
+        got, kept, new = batch(record(row)), whole(record(row)), fresh(record(row))
+        np.testing.assert_allclose(got, [new[0], kept[1], new[2]], rtol=1e-12, atol=1e-15)
+
+
+def test_combination_reset_resets_every_term():
+    combo = get_reward({"differential_sharpe": 1.0, "mean_variance": 0.5})
+    for x in returns(30):
+        combo(record(x))
+    combo.reset()
+    fresh = get_reward({"differential_sharpe": 1.0, "mean_variance": 0.5})
+    for x in returns(20, seed=9):
+        assert combo(record(x)) == fresh(record(x))
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [
+        ("differential_sharpe", {"eta": 0}),
+        ("differential_sharpe", {"eta": 1.0}),
+        ("differential_sharpe", {"eta": 1.5}),
+        ("differential_sharpe", {"eta": "0.1"}),
+        ("differential_sharpe", {"clip": 0.0}),
+        ("downside_deviation", {"eta": -0.1}),
+        ("downside_deviation", {"eta": 1.0}),
+        ("mean_variance", {"eta": 1.0}),
+        ("mean_variance", {"eta": 1.5}),
+        ("mean_variance", {"risk_aversion": 0.0}),
+        ("drawdown_penalised", {"penalty": 0.0}),
+        ("turnover_penalised", {"penalty": -1.0}),
+    ],
+)
+def test_parameters_outside_their_range_are_refused(name, kwargs):
+    ((key, value),) = kwargs.items()
+    with pytest.raises(ValueError, match=rf"{key}={value!r} is invalid; expected 0 < {key} <"):
+        get_reward(name, **kwargs)
+
+
+def test_rates_just_below_one_are_accepted():
+    for name in ("differential_sharpe", "downside_deviation", "mean_variance"):
+        assert get_reward(name, eta=0.99).eta == 0.99
+
+
+def test_default_penalties():
+    # drawdown_penalised: 0.01 per unit of drawdown; turnover_penalised: 0.001 per unit
+    rec = record(0.02, turnover=0.5, wealth=0.9, peak=1.2)
+    assert get_reward("drawdown_penalised")(rec) == pytest.approx(np.log(1.02) - 0.01 * 0.25)
+    assert get_reward("turnover_penalised")(rec) == pytest.approx(np.log(1.02) - 0.001 * 0.5)
+
+
+def test_listed_parameters_of_the_builtins():
+    # what `allocgym list rewards` shows: the penalty defaults, else the __init__ defaults
+    params = {name: rw.REWARDS.entry(name).parameters() for name in BUILTINS - {"combination"}}
+    assert params == {
+        "log_return": {},
+        "differential_sharpe": {"eta": 0.01, "warmup": 10, "clip": 10.0},
+        "downside_deviation": {"eta": 0.01, "warmup": 10, "clip": 10.0},
+        "mean_variance": {"risk_aversion": 10.0, "eta": 0.01},
+        "drawdown_penalised": {"penalty": 0.01},
+        "turnover_penalised": {"penalty": 0.001},
+    }
+
+
+class _Scaled:
+    """Net return times a scale."""
+
+    def __init__(self, scale: float = 2.0) -> None:
+        self.scale = scale
+
+    def __call__(self, record):
+        return self.scale * record.net_return
+
+    def reset(self, mask=None) -> None:
+        """Stateless."""
+
+
+def test_registered_parameters_of_user_rewards():
+    # a class lists its __init__ defaults, a function none (it takes the record), unless
+    # params are given
+    def plain(rec):
+        """Net return."""
+        return rec.net_return
+
+    names = ("test_scaled_cls", "test_plain_fn", "test_plain_fn_params")
+    try:
+        register_reward(names[0], _Scaled, overwrite=True)
+        register_reward(names[1], plain, overwrite=True)
+        register_reward(names[2], plain, params={"note": 1}, overwrite=True)
+        assert [rw.REWARDS.entry(n).parameters() for n in names] == [
+            {"scale": 2.0}, {}, {"note": 1},
+        ]  # fmt: skip
+        assert get_reward(names[0], scale=3.0)(record(0.01)) == pytest.approx(0.03)
+    finally:
+        for name in names:
+            rw.REWARDS._forget(name)
+
+
+@pytest.mark.parametrize("name", ["", "mod:fn", 3, None])
+def test_register_reward_refuses_bad_names(name):
+    with pytest.raises(ValueError, match="expected a non-empty str without ':'"):
+        register_reward(name, _Scaled)
+
+
+def test_reward_names_label_the_reward_component(small_market):
+    # FunctionReward takes the function's name unless given one; a "module:attr" reward is
+    # named by its spec; the single env reports a reward without components under the name
+    def my_reward(rec):
+        return rec.net_return
+
+    assert rw.FunctionReward(my_reward).name == "my_reward"
+    assert repr(rw.FunctionReward(my_reward)) == "FunctionReward(my_reward)"
+    assert rw.FunctionReward(my_reward, "mine").name == "mine"
+    spec = "allocgym.envs.rewards:LogReturn"
+    assert get_reward(spec).name == spec
+    env = PortfolioEnv(small_market, features=False, reward=spec)
+    env.reset()
+    _, reward, *_, info = env.step(np.zeros(6))
+    assert info["reward_components"] == {spec: reward}

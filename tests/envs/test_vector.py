@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecMonitor
 
-from allocgym.envs import CostModel, PortfolioEnv, list_rewards
+from allocgym.envs import CostModel, LongShortMap, PortfolioEnv, list_rewards
 from allocgym.envs.vector import PortfolioVecEnv
 
 
@@ -171,6 +172,21 @@ def test_dict_observations_batch(small_market, small_panel):
     assert not np.array_equal(steps[0][1], steps[-1][1])
 
 
+def test_dict_observations_restart_on_auto_reset(small_market, small_panel):
+    kwargs = {"n_envs": 2, "start": 60, "end": 62, "observation": "dict"}
+    venv = PortfolioVecEnv(small_market, small_panel, **kwargs)
+    first = venv.reset()
+    venv.step(np.ones((2, 6), dtype=np.float32))
+    obs, _, dones, infos = venv.step(np.ones((2, 6), dtype=np.float32))
+    assert dones.all()
+    for key, part in first.items():
+        np.testing.assert_array_equal(obs[key], part)  # the new episodes' first observation
+    for i, info in enumerate(infos):
+        terminal = info["terminal_observation"]
+        assert set(terminal) == set(first)
+        assert not np.array_equal(terminal["weights"], first["weights"][i])  # not in cash
+
+
 def test_bad_actions_and_rewards(small_market):
     venv = PortfolioVecEnv(small_market, features=False, n_envs=2)
     venv.reset()
@@ -273,3 +289,211 @@ def test_step_weights_validates_like_the_single_env(small_market, row, match):
     venv.reset()
     with pytest.raises(ValueError, match=match):
         venv.step_weights(np.array([np.full(6, 1 / 6), row]))
+
+
+def test_defaults_match_the_documentation_and_the_single_env(small_market, small_panel):
+    # 8 portfolios; the other defaults (costs, window, norm_window = 252, ...) are the single
+    # env's: at day 260 the causal standardisation already drops the oldest days
+    venv = PortfolioVecEnv(small_market, small_panel, start=260)
+    single = PortfolioEnv(small_market, small_panel, start=260)
+    assert venv.num_envs == 8
+    obs = venv.reset()
+    np.testing.assert_array_equal(obs, np.tile(single.reset()[0], (8, 1)))
+    action = np.linspace(-1.0, 1.0, 6, dtype=np.float32)
+    obs, *_ = venv.step(np.tile(action, (8, 1)))
+    o, *_ = single.step(action)
+    np.testing.assert_allclose(obs, np.tile(o, (8, 1)), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("n_envs", [0, -1, 2.0, True])
+def test_n_envs_must_be_a_positive_integer(small_market, n_envs):
+    with pytest.raises(ValueError, match=f"n_envs={n_envs!r} is invalid"):
+        PortfolioVecEnv(small_market, features=False, n_envs=n_envs)
+
+
+def test_a_single_portfolio_batch_works_and_is_silent(small_market):
+    # n_envs=1 is the smallest batch (a numpy integer will do); SB3 warns when an env has
+    # no `render_mode`: this one has it
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        venv = PortfolioVecEnv(small_market, features=False, n_envs=np.int64(1), start=40)
+    assert venv.render_mode is None and venv.num_envs == 1
+    single = PortfolioEnv(small_market, features=False, start=40)
+    np.testing.assert_array_equal(venv.reset(), single.reset()[0][None])
+    _, rewards, dones, _ = venv.step(np.full((1, 6), 0.5, dtype=np.float32))
+    _, r, *_ = single.step(np.full(6, 0.5))
+    assert rewards[0] == pytest.approx(r, rel=1e-6) and not dones[0]
+    assert venv.wealth[0] == pytest.approx(single.wealth, rel=1e-12)
+
+
+def test_a_new_env_starts_in_cash_like_after_reset(small_market):
+    # stepping before reset() trades from the same state reset() gives: all cash, wealth 1
+    costs = CostModel([5.0, 10.0, 20.0, 2.0, 40.0], sell_bps=15.0)
+    w = np.array([[0.1, 0.3, 0.2, 0.2, 0.1, 0.1], [0.0, 0.0, 0.0, 0.0, 0.5, 0.5]])
+    fresh = PortfolioVecEnv(small_market, features=False, cost_bps=costs, n_envs=2, start=40)
+    reset = PortfolioVecEnv(small_market, features=False, cost_bps=costs, n_envs=2, start=40)
+    reset.reset()
+    np.testing.assert_array_equal(fresh.weights, reset.weights)
+    np.testing.assert_array_equal(fresh.weights[:, 0], [1.0, 1.0])
+    o1, r1, *_ = fresh.step_weights(w)
+    o2, r2, *_ = reset.step_weights(w)
+    np.testing.assert_array_equal(o1, o2)
+    np.testing.assert_array_equal(r1, r2)
+    np.testing.assert_array_equal(fresh.last["cost"], reset.last["cost"])
+    assert (fresh.last["cost"] > 0).all()
+
+
+@pytest.mark.parametrize("n_envs", [1, 5])
+def test_seed_method_and_seed_argument_give_the_same_starts(small_market, n_envs):
+    # `seed(s)` applies to the next reset only, like `seed=s` at construction: later resets
+    # continue the same stream of random starts
+    kwargs = {"features": False, "n_envs": n_envs, "random_start": True, "episode_length": 10}
+    by_arg = PortfolioVecEnv(small_market, seed=7, **kwargs)
+    by_method = PortfolioVecEnv(small_market, **kwargs)
+    by_method.seed(7)
+    draws = []
+    for _ in range(3):
+        by_arg.reset(), by_method.reset()
+        np.testing.assert_array_equal(by_arg.t, by_method.t)
+        draws.append(by_method.t.copy())
+    assert len({tuple(d.tolist()) for d in draws}) == 3  # each reset drew new starts
+
+
+def test_attribute_access_follows_the_sb3_vec_env_api(small_market):
+    from stable_baselines3.common.monitor import Monitor
+
+    venv = PortfolioVecEnv(small_market, features=False, n_envs=3, start=40)
+    venv.set_attr("initial_wealth", 2.5)
+    venv.reset()
+    np.testing.assert_array_equal(venv.wealth, [2.5, 2.5, 2.5])
+    assert venv.get_attr("initial_wealth") == [2.5, 2.5, 2.5]
+    assert venv.get_attr("n_assets", indices=1) == [5]
+    assert venv.env_method("_check_running", indices=[0, 2]) == [None, None]
+    assert venv.env_is_wrapped(Monitor) == [False, False, False]  # no Monitor inside
+    assert venv.env_is_wrapped(Monitor, indices=[1]) == [False]
+
+
+def test_stepping_after_the_end_without_reset_is_refused(small_market):
+    # step_weights does not auto-reset: once the range is used up, both step methods ask
+    # for reset(), whatever the weights (as the single env does)
+    venv = PortfolioVecEnv(small_market, features=False, n_envs=2, start=40, end=42)
+    single = PortfolioEnv(small_market, features=False, start=40, end=42)
+    venv.reset(), single.reset()
+    w = np.array([[1.0, 0, 0, 0, 0, 0], [0.5, 0.5, 0, 0, 0, 0]])
+    _, _, terminated, truncated = venv.step_weights(w)
+    assert not truncated.any() and not terminated.any()
+    _, _, terminated, truncated = venv.step_weights(w)
+    assert truncated.all() and not terminated.any()
+    single.step_weights(w[1]), single.step_weights(w[1])
+    for bad in (w, np.zeros((2, 6))):
+        with pytest.raises(RuntimeError, match="call reset"):
+            venv.step_weights(bad)
+        with pytest.raises(RuntimeError, match="call reset"):
+            single.step_weights(bad[1])
+    with pytest.raises(RuntimeError, match="call reset"):
+        venv.step(np.zeros((2, 6), dtype=np.float32))
+    venv.reset()
+    assert venv.t.tolist() == [40, 40]
+
+
+class _Recorder:
+    """A reward that keeps a copy of every StepRecord it sees and pays 0."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, np.ndarray]] = []
+
+    def __call__(self, record):
+        self.records.append({k: np.array(v, copy=True) for k, v in record._asdict().items()})
+        return np.zeros(np.shape(record.wealth))
+
+    def reset(self, mask=None) -> None:
+        """Stateless."""
+
+
+def test_reward_sees_the_same_step_record_as_in_the_single_env(small_market):
+    # every field the reward gets (days held, gross/net/log return, weights before and
+    # after the trade, peak, drawdown), with a short last period at the range end
+    kwargs = {"features": False, "start": 40, "end": 51, "rebalance_every": 3,
+              "cost_bps": CostModel(8.0, sell_bps=20.0)}  # fmt: skip
+    rec = _Recorder()
+    venv = PortfolioVecEnv(small_market, n_envs=2, reward=rec, **kwargs)
+    singles = [PortfolioEnv(small_market, reward=_Recorder(), **kwargs) for _ in range(2)]
+    venv.reset(), [env.reset() for env in singles]
+    rng = np.random.default_rng(5)
+    for _ in range(4):
+        actions = rng.uniform(-1, 1, (2, 6)).astype(np.float32)
+        venv.step(actions)
+        for i, env in enumerate(singles):
+            *_, info = env.step(actions[i])
+            assert venv.last["gross_return"][i] == pytest.approx(info["gross_return"], rel=1e-12)
+            assert venv.last["net_return"][i] == pytest.approx(info["net_return"], rel=1e-12)
+    assert [r["n_days"].tolist() for r in rec.records] == [[3, 3], [3, 3], [3, 3], [2, 2]]
+    for i, env in enumerate(singles):
+        assert len(env.reward_fn.records) == len(rec.records)
+        for mine, theirs in zip(rec.records, env.reward_fn.records, strict=True):
+            for key, value in theirs.items():
+                np.testing.assert_allclose(mine[key][i], value, rtol=1e-12, atol=1e-15,
+                                           err_msg=key)  # fmt: skip
+    drawdowns = np.array([r["drawdown"] for r in rec.records])
+    assert (drawdowns > 0).any()  # the peak is not always the current wealth
+
+
+def test_auto_reset_restarts_the_peak_and_the_reward_state(small_market):
+    # three episodes in a row: each one's drawdown and mean-variance reward start afresh,
+    # exactly as in a single env reset by hand. Portfolio 0 holds asset 0, which makes a
+    # new high at the end of each episode (days 42-45: +2.1 %, -3.6 %, +4.7 %, +3.0 %).
+    reward = {"drawdown_penalised": 1.0, "mean_variance": 1.0}
+    kwargs = {"features": False, "start": 41, "end": 45, "reward": reward}
+    venv = PortfolioVecEnv(small_market, n_envs=2, **kwargs)
+    singles = [PortfolioEnv(small_market, **kwargs) for _ in range(2)]
+    venv.reset(), [env.reset() for env in singles]
+    rng = np.random.default_rng(2)
+    n_done = 0
+    for _ in range(12):
+        actions = rng.uniform(-1, 1, (2, 6)).astype(np.float32)
+        actions[0] = [-1, 1, -1, -1, -1, -1]
+        _, rewards, dones, infos = venv.step(actions)
+        for i, env in enumerate(singles):
+            _, r, _, truncated, _ = env.step(actions[i])
+            assert rewards[i] == pytest.approx(r, rel=1e-5, abs=1e-7)
+            assert truncated == dones[i]
+            if truncated:
+                assert i == 1 or infos[0]["episode_wealth"] > 1.05  # the episode's peak
+                env.reset()
+        n_done += int(dones.all())
+    assert n_done == 3
+
+
+@pytest.fixture(scope="module")
+def crash_market():
+    """Two assets at 1.0 for four days; then A halves and B gains 98 % (no interest)."""
+    import pandas as pd
+
+    from allocgym.data import MarketData
+
+    prices = np.ones((6, 2))
+    prices[4:, 0], prices[4:, 1] = 0.5, 1.98
+    return MarketData.from_prices(prices, pd.bdate_range("2021-01-04", periods=6), ("A", "B"))
+
+
+def test_wiped_out_portfolio_terminates_and_large_weights_are_observed_clipped(crash_market):
+    # row 0: 2x long A (cash -1) loses exactly everything: terminated, not truncated, with a
+    # finite reward. Row 1: short B (cash 2) is left with wealth 0.02 and drifted weights
+    # 100 / -99, observed clipped to +-10 (1 + L) = 30, like in the single env.
+    kwargs = {"features": False, "cost_bps": 0.0, "start": 3, "window": 2,
+              "action": LongShortMap(2.0)}  # fmt: skip
+    venv = PortfolioVecEnv(crash_market, n_envs=2, **kwargs)
+    single = PortfolioEnv(crash_market, **kwargs)
+    first = venv.reset()
+    single.reset()
+    actions = np.array([[1.0, 0.0], [0.0, -0.5]], dtype=np.float32)
+    obs, rewards, dones, infos = venv.step(actions)
+    o, _, terminated, truncated, _ = single.step(actions[1])
+    assert dones.tolist() == [True, False] and (terminated, truncated) == (False, False)
+    assert infos[0]["TimeLimit.truncated"] is False and infos[0]["episode_wealth"] == 0.0
+    assert rewards[0] == pytest.approx(np.log(1e-300), rel=1e-6)
+    np.testing.assert_array_equal(obs[0], first[0])  # the wiped-out row restarted
+    np.testing.assert_allclose(venv.weights[1], [100.0, 0.0, -99.0], rtol=1e-9)
+    np.testing.assert_array_equal(obs[1, -3:], [30.0, 0.0, -30.0])
+    np.testing.assert_array_equal(obs[1], o)
+    assert venv.observation_space.contains(obs[1])
