@@ -9,9 +9,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 
-from allocgym.exceptions import ConfigError, DataError, OptimizationError
+from allocgym.exceptions import (
+    AllocgymWarning,
+    ConfigError,
+    DataError,
+    DataRepairWarning,
+    OptimizationError,
+)
 
 __all__ = ["main"]
 
@@ -19,7 +26,9 @@ __all__ = ["main"]
 def _data_check(args: argparse.Namespace) -> int:
     from allocgym.data import load_market
 
-    market = load_market(args.file, date_column=args.date_column, max_fill=args.max_fill)
+    with warnings.catch_warnings():  # the summary lists every repair: no second copy
+        warnings.simplefilter("ignore", DataRepairWarning)
+        market = load_market(args.file, date_column=args.date_column, max_fill=args.max_fill)
     print(market.summary())
     print("ok: the data loads and passes validation")
     return 0
@@ -216,9 +225,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """allocgym's own warnings as one line each, without the package's source line."""
+    if issubclass(category, AllocgymWarning):
+        print(f"allocgym: warning: {message}", file=sys.stderr if file is None else file)
+    else:
+        _default_show(message, category, filename, lineno, file, line)
+
+
+_default_show = warnings.showwarning
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``allocgym`` console script."""
     args = build_parser().parse_args(argv)
+    warnings.showwarning = _show_warning
     try:
         return int(args.func(args) or 0)
     except (DataError, ConfigError, OptimizationError, FileNotFoundError) as exc:
@@ -227,6 +248,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("allocgym: interrupted", file=sys.stderr)
         return 130
+    finally:
+        warnings.showwarning = _default_show
 
 
 if __name__ == "__main__":

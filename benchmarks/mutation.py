@@ -277,6 +277,8 @@ def generate(module: str, functions: set[str] | None = None) -> list[Mutant]:
         except SyntaxError:
             continue
         shown = new_lines[node.lineno - 1].rstrip("\n")
+        if kind == "delete":  # name the statement that went, not the 'pass' that replaced it
+            shown = f"pass  # deleted: {lines[node.lineno - 1].strip()}"
         out.append(Mutant(module, node.lineno, node.end_lineno, fn, kind, mutated, shown))
     return out
 

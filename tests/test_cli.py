@@ -34,6 +34,17 @@ def test_data_check_bad_file_prints_one_line_error(tmp_path):
     assert "column 'A', date 2020-01-02: price -1.0 is not a positive" in out.stderr
 
 
+def test_data_check_lists_repairs_once_without_a_python_warning(tmp_path):
+    path = tmp_path / "gappy.csv"
+    path.write_text("date,A,B\n2020-01-01,1,2\n2020-01-02,,2.1\n2020-01-03,1.2,2.2\n")
+    out = run_cli("data", "check", str(path))
+    assert out.returncode == 0, out.stderr
+    assert "repairs:     1" in out.stdout
+    assert "A: forward-filled 1 missing prices" in out.stdout
+    assert "Warning" not in out.stderr and "warnings.warn" not in out.stderr
+    assert "filled" not in out.stderr  # said once, in the summary
+
+
 def test_version():
     out = run_cli("--version")
     assert out.returncode == 0

@@ -10,7 +10,8 @@ One rebalance-and-hold period (SPEC invariant 2), for one portfolio or a batch o
    ``t + 1 .. t1`` (cash earns ``1 + rf_d``), so the values per unit of post-trade wealth
    are ``V_d = w_t * prod_{u=t+1}^{d} (1 + r_u)``;
 3. the gross return of the period is ``g = sum_i V_{t1,i}``, wealth becomes
-   ``W_{t1} = mu g W_t`` and the new drifted weights are ``w'_{t1} = V_{t1} / g``.
+   ``W_{t1} = mu g W_t`` and the new drifted weights are ``w'_{t1} = V_{t1} / g``
+   (``w'_{t1} = w_t`` when ``g <= 0``: a wiped-out portfolio has nothing to drift).
 
 Days after ``t1`` (a period cut short by the end of the episode) read the all-ones padding
 row at the end of ``growth``, so they change nothing and never read returns past ``t1``.
@@ -37,6 +38,8 @@ from allocgym._typing import FloatArray
 from allocgym.envs.costs import CostModel
 
 __all__ = ["Accounting"]
+
+_TINY = 1e-300  # divisor floor for a wiped-out batch row (its weights are then replaced)
 
 
 @dataclass(frozen=True, eq=False)
@@ -130,6 +133,15 @@ class Accounting:
             else:
                 np.multiply(target, factors.prod(axis=-2), out=out)
         gross = out.dot(self._ones)
-        inv = 1.0 / gross
-        out *= inv[:, None] if batch else inv
+        # a wiped-out portfolio (gross <= 0) has no weights to drift to: it keeps its
+        # target weights (finite, summing to 1) rather than 0/0
+        if batch:
+            out *= (1.0 / np.maximum(gross, _TINY))[:, None]
+            ruined = gross <= 0.0
+            if ruined.any():
+                out[ruined] = target[ruined]
+        elif gross > 0.0:
+            out *= 1.0 / gross
+        else:
+            out[...] = target
         return mu, gross, turnover, values

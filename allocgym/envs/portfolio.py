@@ -248,7 +248,7 @@ class PortfolioEnv(gym.Env):
         self._to_weights = data.action_map.to_weights
         self._lo = data.lo
         self._plain_obs = data.action_map.long_only and not self.dict_obs
-        self._recorder = _Recorder(data.hi - data.lo + 1, n_assets) if record else None
+        self._recorder = _Recorder(n_assets) if record else None
         self.t = data.lo
         self.wealth = self.initial_wealth
         self._peak = self.wealth

@@ -85,7 +85,7 @@ class _Recorder:
     ``w * (1 + r) / sum(w * (1 + r))``) or the end-of-day weights themselves.
     """
 
-    def __init__(self, capacity: int, n_assets: int) -> None:
+    def __init__(self, n_assets: int) -> None:
         self.rows: list[tuple[float, ...]] = []
         self.sources: list[FloatArray] = []
         self.drift: list[bool] = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -85,6 +87,26 @@ def test_batch_rows_equal_single_settles(k):
         assert m == pytest.approx(
             costs.remainder_reference(before[b], target[b], sigma[t[b]]), abs=1e-13
         )
+
+
+def test_a_wiped_out_portfolio_keeps_its_target_weights_without_warnings():
+    growth = np.ones((4, 3))
+    growth[1, 1] = 0.0  # asset 1 loses everything on day 1
+    acc = Accounting(CostModel(0.0), growth, None, 1)
+    target = np.array([0.0, 1.0, 0.0])  # all in asset 1
+    other = np.array([0.0, 0.5, 0.5])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no 0/0 or 1/0 on the way
+        out, trade = np.empty(3), np.empty(3)
+        _, g, _, _ = acc.settle(np.array([target, target]), 0, 1, out, trade)
+        assert g == 0.0
+        np.testing.assert_array_equal(out, target)
+        pair = np.array([[target, other], [target, other]])
+        out, trade = np.empty((2, 3)), np.empty((2, 3))
+        _, g, _, _ = acc.settle(pair, np.array([0, 0]), np.array([1, 1]), out, trade)
+    np.testing.assert_array_equal(g, [0.0, 0.5])
+    np.testing.assert_array_equal(out[0], target)  # the ruined row keeps its target
+    np.testing.assert_allclose(out[1], [0.0, 0.0, 1.0])  # the other row drifts as usual
 
 
 @pytest.mark.parametrize("length", [0, -1, 2.5, True, 10_000])
