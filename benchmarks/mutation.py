@@ -27,6 +27,7 @@ Run (on demand, not in CI; minutes to an hour depending on the targets)::
     python benchmarks/mutation.py allocgym/envs/costs.py   # one module
     python benchmarks/mutation.py --list                   # the targets and their tests
     python benchmarks/mutation.py --workers 2 --max-mutants 50 --seed 1
+    python benchmarks/mutation.py --head                   # the last commit, not the tree
 """
 
 from __future__ import annotations
@@ -250,9 +251,9 @@ def _splice(lines: list[str], node: ast.AST, text: str) -> list[str]:
     return [*lines[:l0], head + text + tail, *lines[l1 + 1 :]]
 
 
-def generate(module: str, functions: set[str] | None = None) -> list[Mutant]:
-    """Every mutant of ``module`` (a path relative to the repository root)."""
-    source = (ROOT / module).read_text()
+def generate(module: str, functions: set[str] | None = None, root: Path = ROOT) -> list[Mutant]:
+    """Every mutant of ``module`` (a path relative to ``root``, the repository's copy)."""
+    source = (root / module).read_text()
     tree = ast.parse(source)
     finder = _Finder(functions)
     finder.visit(tree)
@@ -284,8 +285,20 @@ def generate(module: str, functions: set[str] | None = None) -> list[Mutant]:
 
 
 # ---------------------------------------------------------------------- test selection
-def _scratch() -> Path:
+def _scratch(head: bool = False) -> Path:
+    """A copy of the package and tests: the working tree, or the last commit (``head``).
+
+    Mutants are generated from this copy too, so edits made while the script runs
+    cannot put coverage and mutants out of step.
+    """
     tmp = Path(tempfile.mkdtemp(prefix="allocgym-mut-"))
+    if head:
+        archive = subprocess.run(
+            ["git", "archive", "HEAD", "allocgym", "tests", "pyproject.toml"],
+            cwd=ROOT, capture_output=True, check=True,
+        ).stdout  # fmt: skip
+        subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
+        return tmp
     for name in ("allocgym", "tests", "pyproject.toml"):
         src = ROOT / name
         if src.is_dir():
@@ -502,6 +515,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=1, help="mutants tested at once")
     ap.add_argument("--list", action="store_true", help="print the targets and exit")
+    ap.add_argument("--head", action="store_true", help="test the last commit, not the tree")
     ap.add_argument("--json", type=Path, default=None, help="write every mutant's result here")
     args = ap.parse_args(argv)
     if args.list:
@@ -509,13 +523,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{module:45s} {' '.join(tests)}")
         return 0
     equivalent = _equivalents()
-    scratches = [_scratch() for _ in range(max(1, args.workers))]
+    scratches = [_scratch(args.head) for _ in range(max(1, args.workers))]
     workers = [Worker(path) for path in scratches]
     scratch = scratches[0]
     results: list[Mutant] = []
     try:
         for module, fns, tests in _targets(args):
-            mutants = generate(module, fns)
+            mutants = generate(module, fns, scratch)
             if args.max_mutants and len(mutants) > args.max_mutants:
                 mutants = random.Random(args.seed).sample(mutants, args.max_mutants)
                 mutants.sort(key=lambda m: m.line)
