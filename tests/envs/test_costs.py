@@ -331,3 +331,16 @@ def test_newton_paths_equal_the_reference_where_several_steps_are_needed():
         np.testing.assert_allclose(row_trade, m * wt[i] - wd[i], rtol=0, atol=1e-15)
         wrong_first_guess += bool(((wd[i] > wt[i]) != (wd[i] > m * wt[i]))[1:].any())
     assert wrong_first_guess > 50
+
+
+def test_batch_trade_of_a_portfolio_that_does_not_trade_is_zero():
+    # a row with nothing to sell takes no Newton iteration: its trade must still be
+    # w_after - w_before (zero), not w_after
+    cm = CostModel(25.0, sell_bps=40.0)
+    wd = np.array([[0.2, 0.3, 0.5], [0.1, 0.6, 0.3]])
+    wt = np.array([[0.2, 0.3, 0.5], [0.4, 0.3, 0.3]])
+    trade = np.full_like(wd, np.nan)
+    mu = cm.solve_batch(wd, wt, None, trade)
+    assert mu[0] == 1.0
+    np.testing.assert_array_equal(trade[0], np.zeros(3))
+    np.testing.assert_allclose(trade, mu[:, None] * wt - wd, rtol=0, atol=1e-16)
