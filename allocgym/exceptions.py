@@ -12,6 +12,7 @@ __all__ = [
     "DataError",
     "DataRepairWarning",
     "OptimizationError",
+    "SettingError",
 ]
 
 
@@ -21,6 +22,18 @@ class DataError(ValueError):
 
 class ConfigError(ValueError):
     """An invalid configuration key or value."""
+
+
+class SettingError(ConfigError):
+    """An invalid field of a settings object, e.g. :class:`~allocgym.envs.EnvSettings`.
+
+    Carries ``field``, ``value`` and ``expected`` so that a config loader can name the
+    key where the value came from (``env.window: 0 is invalid; expected ...``).
+    """
+
+    def __init__(self, field: str, value: object, expected: str) -> None:
+        self.field, self.value, self.expected = field, value, expected
+        super().__init__(f"{field}={value!r} is invalid; expected {expected}")
 
 
 class OptimizationError(RuntimeError):

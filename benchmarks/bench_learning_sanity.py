@@ -29,6 +29,7 @@ import allocgym
 from allocgym.agents import RLAgent
 from allocgym.backtest import WalkForward, backtest
 from allocgym.baselines import EqualWeight
+from allocgym.envs import EnvSettings
 from allocgym.predictors import build_features
 
 
@@ -76,15 +77,15 @@ def main() -> None:
     features = build_features(market, "technical", progress=False, cache_dir=False)
     train = int(args.days * 2 / 3)
     splitter = WalkForward(train=train, test=args.days - train)
-    env_kwargs = {"cost_bps": 10.0, "window": 10, "rebalance_every": 1}
-    ppo = RLAgent("ppo", args.timesteps, seed=args.seed, env_kwargs=env_kwargs, episode_length=252)
+    settings = EnvSettings(cost_bps=10.0, window=10, rebalance_every=1, episode_length=252)
+    ppo = RLAgent("ppo", args.timesteps, seed=args.seed, env=settings)
     start = time.perf_counter()
     results = backtest(
         {"Oracle": Oracle(sim.truth), "PPO": ppo, "1/N": EqualWeight()},
         market,
         features,
         splitter=splitter,
-        window=10,
+        env=settings,
         n_boot=500,
         name="learning_sanity",
     )

@@ -65,6 +65,7 @@ def allocgym_backtest(market, train: int, test: int) -> tuple[float, object]:
         market,
         splitter=WalkForward(train, test),
         n_boot=200,
+        progress=False,
     )
     return time.perf_counter() - t0, res
 

@@ -16,6 +16,7 @@ import allocgym
 from allocgym.agents import RLAgent
 from allocgym.backtest import WalkForward, backtest
 from allocgym.baselines import EqualWeight
+from allocgym.envs import EnvSettings
 from allocgym.predictors import build_features
 
 
@@ -30,8 +31,8 @@ def main() -> None:
 
     market = allocgym.load_market().between(args.start, None)
     features = build_features(market, args.features)
-    env_kwargs = {"cost_bps": 10.0, "window": 20, "rebalance_every": 5}
-    agent = RLAgent("ppo", args.timesteps, seed=0, env_kwargs=env_kwargs, episode_length=50)
+    settings = EnvSettings(cost_bps=10.0, window=20, rebalance_every=5, episode_length=50)
+    agent = RLAgent("ppo", args.timesteps, seed=0, env=settings)
 
     train = market.index_of(args.test_from)
     splitter = WalkForward(train=train, test=market.n_dates - train)
@@ -40,7 +41,7 @@ def main() -> None:
         market,
         features,
         splitter=splitter,
-        window=20,
+        env=settings,  # the agent's own settings: same costs, same observations
         name="train_ppo",
         out=args.out,
     )

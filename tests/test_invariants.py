@@ -20,9 +20,10 @@ from allocgym.agents import RLAgent
 from allocgym.backtest import WalkForward, backtest
 from allocgym.baselines import EqualWeight, MinVariance
 from allocgym.data import MarketData
+from allocgym.envs import EnvSettings
 from allocgym.predictors import build_features
 
-ENV = {"window": 5, "rebalance_every": 5}
+ENV = EnvSettings(window=5, rebalance_every=5, episode_length=10)
 HP = {"n_steps": 32, "batch_size": 16, "n_epochs": 1}
 
 
@@ -40,15 +41,13 @@ class RecordingAgent(RLAgent):
 
 def _run(market, seed=0):
     features = build_features(market, "technical", cache_dir=False, progress=False)
-    agent = RecordingAgent(
-        "ppo", 64, seed=seed, env_kwargs=ENV, episode_length=10, hyperparameters=HP
-    )
+    agent = RecordingAgent("ppo", 64, seed=seed, env=ENV, hyperparameters=HP)
     results = backtest(
         {"PPO": agent, "1/N": EqualWeight(), "MinVar": MinVariance(lookback=100)},
         market,
         features,
         splitter=WalkForward(train=250, test=150),
-        window=5,
+        env=ENV,
         n_boot=20,
     )
     return results, agent

@@ -113,7 +113,8 @@ def test_format_listing_shows_names_labels_kinds_and_defaults(widgets) -> None:
 
 # --------------------------------------------------------------- every name, every entry point
 def _yaml_baseline(name: str):
-    config = load_config({"baselines": [{"name": name}]})
+    # the 'full' preset: Black-Litterman needs its LSTM views (only validated, not built)
+    config = load_config({"features": {"preset": "full"}, "baselines": [{"name": name}]})
     return config.baselines[0]
 
 

@@ -20,6 +20,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from allocgym._io import atomic_write
 from allocgym._typing import FloatArray
 from allocgym.data import MarketData
+from allocgym.envs.settings import EnvSettings
 from allocgym.predictors.panel import FeaturePanel
 
 __all__ = ["AgentPolicy", "RLAgent"]
@@ -152,11 +153,12 @@ class RLAgent:
     timesteps : int
         Environment steps of training per fold.
     seed : int
-    env_kwargs : dict
-        PortfolioEnv settings shared with the backtest (costs, reward, window,
-        rebalance_every, action, ...).
-    episode_length : int, optional
-        Decisions per training episode (random start); None = to the end of the slice.
+    env : EnvSettings, optional
+        The training environment's settings (default ``EnvSettings()``), shared with the
+        backtest: pass the same object to :func:`~allocgym.backtest.backtest`. The agent
+        decides every ``env.rebalance_every`` trading days (its training step) and holds
+        in between; training episodes have ``env.episode_length`` decisions (fewer when
+        the training slice is shorter).
     network : {"mlp", "equivariant"}
         ``"equivariant"`` puts :class:`~allocgym.agents.AssetEncoder` in front.
     hyperparameters : dict
@@ -176,9 +178,8 @@ class RLAgent:
         algorithm: str = "ppo",
         timesteps: int = 20_000,
         seed: int = 0,
-        env_kwargs: dict[str, Any] | None = None,
+        env: EnvSettings | None = None,
         *,
-        episode_length: int | None = 252,
         network: str = "mlp",
         hyperparameters: dict[str, Any] | None = None,
         name: str | None = None,
@@ -189,8 +190,11 @@ class RLAgent:
         self.algorithm = algorithm
         self.timesteps = int(timesteps)
         self.seed = int(seed)
-        self.env_kwargs = dict(env_kwargs or {})
-        self.episode_length = episode_length
+        if env is not None and not isinstance(env, EnvSettings):
+            raise TypeError(
+                f"env must be an allocgym.envs.EnvSettings or None; got {type(env).__name__}"
+            )
+        self.env = EnvSettings() if env is None else env
         self.network = network
         self.hyperparameters = dict(hyperparameters or {})
         self.name = name or algorithm.upper()
@@ -207,27 +211,23 @@ class RLAgent:
             self.policy_.reset()
 
     def make_env(self, market: MarketData, features: FeaturePanel | None) -> Any:
-        """The training environment on ``market`` (random starts, seeded)."""
-        from allocgym.envs import PortfolioEnv
+        """The training environment on ``market`` (random starts, seeded).
 
-        kwargs = dict(self.env_kwargs)
-        k = int(kwargs.get("rebalance_every", 1))
-        window = int(kwargs.get("window", 30))
-        span = market.n_dates - window - 1
-        length = self.episode_length
+        ``features=None``: no features (the observation holds past returns and weights).
+        """
+        settings = self.env
+        k = settings.rebalance_every
+        span = market.n_dates - settings.window - 1
+        length = settings.episode_length
         if length is not None and length * k > span:
             length = max(span // k, 1)
-        env = PortfolioEnv(
-            market,
-            features if features is not None else False,
-            random_start=True,
-            episode_length=length,
-            **kwargs,
-        )
+        env = settings.make_env(market, features, random_start=True, episode_length=length)
         env.reset(seed=self.seed)
         return env
 
-    def _key(self, market: MarketData) -> str:
+    def fold_key(self, market: MarketData) -> str:
+        """The name of the folder a training slice's model is saved in (``checkpoint_dir /
+        fold_key(market)``): its first and last dates, ``YYYYMMDD-YYYYMMDD``."""
         return f"{market.dates[0]:%Y%m%d}-{market.dates[-1]:%Y%m%d}"
 
     def fit(self, market: MarketData, features: FeaturePanel | None = None) -> RLAgent:
@@ -238,7 +238,7 @@ class RLAgent:
         from allocgym.agents.networks import asset_encoder_kwargs
         from allocgym.agents.registry import make_agent
 
-        key = self._key(market)
+        key = self.fold_key(market)
         env = self.make_env(market, features)
         saved = None if self.checkpoint_dir is None else self.checkpoint_dir / key
         if saved is not None and (saved / "agent.json").exists():

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from allocgym.exceptions import ConfigError
+from allocgym.envs.settings import EnvSettings
+from allocgym.exceptions import ConfigError, SettingError
 from allocgym.policy import Policy
+from allocgym.predictors.config import FeatureConfig, resolve_config
 
 DEFAULT_POLICIES = "equal_weight,min_variance,mean_variance,black_litterman"
+"""The default ``--policies``; those whose features ``--features`` does not build (the
+Black-Litterman views need the LSTM forecast of ``--features full``) are left out."""
 
 
 def make_policies(spec: str, lookback: int, rebalance: int) -> dict[str, Policy]:
@@ -41,26 +46,75 @@ def make_policies(spec: str, lookback: int, rebalance: int) -> dict[str, Policy]
     return policies
 
 
+def runnable_policies(
+    policies: dict[str, Policy],
+    features: FeatureConfig | None,
+    *,
+    drop: bool,
+    source: str = "--features none",
+) -> dict[str, Policy]:
+    """``policies`` whose required features (``required_features``) ``features`` make.
+
+    With ``drop`` (the default list) the others are left out with a note on stderr;
+    without (a list the user wrote) the first of them is a ConfigError, raised before
+    any feature is built.
+    """
+    from allocgym.baselines import check_features
+
+    kept = {}
+    for label, policy in policies.items():
+        try:
+            check_features(policy, features, source=source)
+        except ConfigError as exc:
+            if not drop:
+                raise ConfigError(f"--policies: {exc}") from None
+            print(f"note: {label} left out of the default policies: {exc}", file=sys.stderr)
+            continue
+        kept[label] = policy
+    return kept
+
+
+def env_settings(args: argparse.Namespace) -> EnvSettings:
+    """The environment settings of ``allocgym backtest`` (``--cost-bps``; the rest are
+    :class:`~allocgym.envs.EnvSettings`' defaults), checked before any data is read.
+
+    ``--rebalance-every`` is the baselines' own schedule, not a setting: the backtest
+    asks every policy at every close.
+    """
+    try:
+        return EnvSettings(cost_bps=args.cost_bps)
+    except SettingError as exc:
+        flag = "--" + exc.field.replace("_", "-")
+        raise ConfigError(f"{flag} {exc.value!r} is invalid; expected {exc.expected}") from None
+
+
 def run_backtest(args: argparse.Namespace) -> int:
     from allocgym.backtest import WalkForward, backtest
     from allocgym.data import load_market
 
+    env = env_settings(args)
     market = load_market(args.data)
     if args.start or args.end:
         market = market.between(args.start, args.end)
+    feature_config = None if args.features == "none" else resolve_config(args.features)
+    policies = runnable_policies(
+        make_policies(args.policies, args.lookback, args.rebalance_every),
+        feature_config,
+        drop=args.policies == DEFAULT_POLICIES,
+        source=f"--features {args.features}",
+    )
     features = None
-    if args.features != "none":
+    if feature_config is not None:
         from allocgym.predictors import build_features
 
-        features = build_features(market, args.features)
-    policies = make_policies(args.policies, args.lookback, args.rebalance_every)
+        features = build_features(market, feature_config)
     splitter = WalkForward(train=args.train, test=args.test)
     results = backtest(
         policies,
         market,
         features,
         splitter=splitter,
-        cost_bps=args.cost_bps,
+        env=env,
         n_boot=args.n_boot,
         name=args.name,
         out=args.out,

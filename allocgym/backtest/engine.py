@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ from allocgym.backtest.results import Results
 from allocgym.backtest.splitter import WalkForward
 from allocgym.backtest.stats import sharpe_tests
 from allocgym.data import MarketData, load_market
+from allocgym.envs.settings import EnvSettings
 from allocgym.envs.track import Track
 from allocgym.policy import Policy, PolicyState
 from allocgym.predictors.panel import FeaturePanel
@@ -77,50 +79,74 @@ def _run_policy(
     market: MarketData,
     features: FeaturePanel | None,
     folds: list[tuple[np.ndarray, np.ndarray]],
-    env_kwargs: dict[str, Any],
+    settings: EnvSettings,
+    tick: Callable[[int], Any] = lambda n: None,
 ) -> list[Track]:
+    """Step ``policy`` through the test windows; ``tick(n)`` after every ``n`` folds done.
+
+    The env steps one day (``rebalance_every=1``): every policy is asked at every close
+    and keeps its own decision schedule.
+    """
     policy.reset()
-    fit = getattr(policy, "fit", None)
     tracks = []
     weights, wealth = None, 1.0
-    last = market.n_dates - 1
     for group in _segments(folds):
         start = int(folds[group[0]][1][0])
-        end = min(int(folds[group[-1]][1][-1]) + 1, last)
+        end = min(int(folds[group[-1]][1][-1]) + 1, market.n_dates - 1)
         if start >= end:
+            tick(len(group))
             continue
-        kwargs = {**env_kwargs, "window": min(env_kwargs["window"], start)}
-        env = _env_class()(
-            market, features if features is not None else False, start=start, end=end,
-            **kwargs,
-        )  # fmt: skip
+        kwargs = {
+            **settings.env_kwargs(),  # a fresh action map per env
+            "rebalance_every": 1,
+            "window": min(settings.window, start),
+        }
+        env = _env_class()(market, features, start=start, end=end, **kwargs)
         options: dict[str, Any] = {"wealth": wealth}
         if weights is not None:
             options["weights"] = weights
         observation, _ = env.reset(options=options)
-        fold_starts = [int(folds[k][1][0]) for k in group]
-        next_fold = 0
-        done = False
-        while not done:
-            while next_fold < len(group) and env.t >= fold_starts[next_fold]:
-                train = folds[group[next_fold]][0]
-                if callable(fit) and train.size:
-                    sl = slice(int(train[0]), int(train[-1]) + 1)
-                    fit(market[sl], None if features is None else features[sl])
-                next_fold += 1
-            state = PolicyState.at(
-                market, env.t, env.weights, features, env.wealth, observation=observation
-            )
-            observation, _, terminated, truncated, _ = env.step_weights(policy.act(state))
-            done = terminated or truncated
+        _run_segment(policy, env, observation, market, features, [folds[k] for k in group], tick)
         tracks.append(env.track())
         weights, wealth = env.weights, env.wealth
     return tracks
 
 
+def _run_segment(
+    policy: Policy,
+    env: Any,
+    observation: Any,
+    market: MarketData,
+    features: FeaturePanel | None,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    tick: Callable[[int], Any],
+) -> None:
+    """One episode over contiguous test windows; ``fit`` on a fold's training part when
+    its test window starts, ``tick(1)`` when a fold's test window is done."""
+    fit = getattr(policy, "fit", None)
+    fold_starts = [int(test[0]) for _, test in folds]
+    next_fold = 0
+    done = False
+    while not done:
+        while next_fold < len(folds) and env.t >= fold_starts[next_fold]:
+            if next_fold:
+                tick(1)
+            train = folds[next_fold][0]
+            if callable(fit) and train.size:
+                sl = slice(int(train[0]), int(train[-1]) + 1)
+                fit(market[sl], None if features is None else features[sl])
+            next_fold += 1
+        state = PolicyState.at(
+            market, env.t, env.weights, features, env.wealth, observation=observation
+        )
+        observation, _, terminated, truncated, _ = env.step_weights(policy.act(state))
+        done = terminated or truncated
+    tick(len(folds) - max(next_fold - 1, 0))
+
+
 def _describe(policy: Policy) -> dict[str, Any]:
     params = {
-        k: v
+        k: v.to_dict() if isinstance(v, EnvSettings) else v  # an RLAgent's settings
         for k, v in vars(policy).items()
         if not k.startswith("_") and not k.endswith("_") and k != "optimizer"
     }
@@ -153,16 +179,13 @@ def backtest(
     features: FeaturePanel | None = None,
     *,
     splitter: WalkForward | None = None,
-    cost_bps: float = 10.0,
-    reward: Any = "log_return",
-    rebalance_every: int = 1,
-    window: int = 30,
-    env_kwargs: dict[str, Any] | None = None,
+    env: EnvSettings | None = None,
     benchmark: str | None = None,
     n_trials: int | None = None,
     n_boot: int = 1000,
     name: str = "backtest",
     out: str | os.PathLike | None = None,
+    progress: bool | None = None,
 ) -> Results:
     """Walk-forward backtest of ``policies`` on ``market``; one out-of-sample track each.
 
@@ -172,22 +195,20 @@ def backtest(
     market : MarketData, optional
         Default: the embedded S&P 500 data.
     features : FeaturePanel, optional
-        Point-in-time features aligned with ``market`` (policies see rows <= t).
+        Point-in-time features aligned with ``market`` (policies see rows <= t);
+        None: no features (the observation holds past returns and weights only).
     splitter : WalkForward, optional
         Default ``WalkForward(train=252, test=252)``: yearly folds after a one-year
-        warm-up; baselines still rebalance on their own (monthly) schedule.
-    cost_bps : float
-        Proportional cost per unit of turnover (10 bps); passed to the environment.
-    reward : str or callable
-        The environment's reward (does not change the accounting; RL agents train on it).
-    rebalance_every : int
-        Environment days per decision (1: policies are asked every close).
-    window : int
-        Observation window of the environment (for RL agents).
-    env_kwargs : dict, optional
-        Further :class:`~allocgym.envs.PortfolioEnv` settings (``action``,
-        ``reward_kwargs``, ``norm_window``, ...), the same as the RL agents trained with,
-        so that their observations in the backtest are those they learnt on.
+        warm-up.
+    env : EnvSettings, optional
+        The environment's settings (default ``EnvSettings()``: 10 bps, log return,
+        20-day window, ...), those the RL agents train with, so that their observations
+        in the backtest are those they learnt on: an :class:`~allocgym.agents.RLAgent`
+        whose settings differ in what it observes (``window``, ``action``, ...) is
+        refused. The backtest asks every policy at every close (the environment steps
+        one day), and each keeps its own schedule: an RLAgent decides every
+        ``rebalance_every`` days of its settings, a baseline on its own
+        ``rebalance_every`` (21 days by default), holding in between.
     benchmark : str, optional
         Policy name for the information ratio and the Ledoit–Wolf test; default the
         first policy whose ``is_benchmark`` attribute is true
@@ -200,19 +221,65 @@ def backtest(
         Experiment name written in the config and the report.
     out : path, optional
         If given, save the results there and write the report.
+    progress : bool, optional
+        A progress bar over policies x folds, with an ETA, on stderr. Default: shown
+        when stderr is a terminal.
 
     Returns
     -------
     Results
+        ``config`` records the data, the splitter, the settings (``config["env"]``), the
+        benchmark and every policy's parameters.
     """
     named = _named(policies)
+    market, features = _check_data(market, features)
+    splitter = _check_splitter(splitter)
+    env = _check_settings(env, named)
+    benchmark = _benchmark(named, benchmark)
+    folds = list(splitter.split(market.n_dates))
+    tracks = {}
+    with _progress_bar(len(named) * len(folds), progress) as bar:
+        for pname, policy in named.items():
+            bar.set_postfix_str(pname, refresh=False)
+            tracks[pname] = _run_policy(policy, market, features, folds, env, bar.update)
+    frames, weights = _frames(tracks)
+    fallbacks = {k: int(getattr(p, "n_fallbacks_", 0)) for k, p in named.items()}
+    kinds = {k: _kind(p, features is not None) for k, p in named.items()}
+    table = _table(frames, benchmark, fallbacks, kinds, n_trials, n_boot)
+    results = Results(
+        metrics=table,
+        returns=frames["net"],
+        gross_returns=frames["gross"],
+        costs=frames["cost"],
+        turnover=frames["turnover"],
+        weights=weights,
+        fallbacks=fallbacks,
+        config=_config(
+            name, market, features, splitter, len(folds), env, benchmark, n_trials, named
+        ),
+    )
+    if out is not None:
+        _save(results, out)
+    return results
+
+
+# ---------------------------------------------------------------------- the steps
+def _check_data(
+    market: MarketData | None, features: FeaturePanel | None
+) -> tuple[MarketData, FeaturePanel | None]:
     market = load_market() if market is None else market
     if not isinstance(market, MarketData):
         raise TypeError(f"market must be a MarketData or None; got {type(market).__name__}")
     if features is not None and not isinstance(features, FeaturePanel):
-        raise TypeError(f"features must be a FeaturePanel or None; got {type(features).__name__}")
+        raise TypeError(
+            f"features must be a FeaturePanel or None (no features); got {type(features).__name__}"
+        )
     if features is not None and not features.dates.equals(market.dates):
         features = features.align(market.dates)  # a panel built on a longer history
+    return market, features
+
+
+def _check_splitter(splitter: WalkForward | None) -> WalkForward:
     splitter = WalkForward(252, 252) if splitter is None else splitter
     if splitter.stride < splitter.test:
         raise ValueError(
@@ -220,48 +287,103 @@ def backtest(
             "windows overlap: every shared day would be traded and counted once per fold. "
             "The backtester needs step >= test (step > test leaves gaps between folds)"
         )
-    folds = list(splitter.split(market.n_dates))
-    if benchmark is None:
-        benchmark = _default_benchmark(named)
-    elif benchmark not in named:
-        raise ValueError(f"benchmark={benchmark!r} is not a policy name; have {list(named)}")
-    env_kwargs = {
-        **(env_kwargs or {}),
-        "cost_bps": cost_bps,
-        "reward": reward,
-        "window": int(window),
-        "rebalance_every": int(rebalance_every),
-    }
+    return splitter
 
-    cols: dict[str, dict[str, pd.Series]] = {
-        k: {} for k in ("net", "gross", "cost", "turnover")
-    }  # fmt: skip
-    weights, fallbacks = {}, {}
+
+def _check_settings(env: EnvSettings | None, named: Mapping[str, Policy]) -> EnvSettings:
+    """The settings, checked against those of every policy that carries its own (RLAgent)."""
+    env = EnvSettings() if env is None else env
+    if not isinstance(env, EnvSettings):
+        raise TypeError(
+            f"env must be an allocgym.envs.EnvSettings or None; got {type(env).__name__}"
+        )
     for pname, policy in named.items():
-        tracks = _run_policy(policy, market, features, folds, env_kwargs)
-        dates = pd.DatetimeIndex(np.concatenate([tr.dates.values for tr in tracks]))
-        for key, attr in (
-            ("net", "net_returns"),
-            ("gross", "gross_returns"),
-            ("cost", "costs"),
-            ("turnover", "turnover"),
-        ):
-            cols[key][pname] = pd.Series(
-                np.concatenate([getattr(tr, attr) for tr in tracks]), index=dates
+        own = getattr(policy, "env", None)
+        diff = env.differences(own) if isinstance(own, EnvSettings) else {}
+        if diff:
+            field, (ours, theirs) = next(iter(diff.items()))
+            raise ValueError(
+                f"policy {pname!r} trains with env.{field}={theirs!r} but the backtest "
+                f"steps env.{field}={ours!r}; an agent must act on the observations it "
+                "learnt on: pass backtest(..., env=<the agent's EnvSettings>)"
             )
-        weights[pname] = pd.concat([tr.weights_frame() for tr in tracks]).rename_axis("date")
-        fallbacks[pname] = int(getattr(policy, "n_fallbacks_", 0))
+    return env
 
+
+def _benchmark(named: Mapping[str, Policy], benchmark: str | None) -> str | None:
+    if benchmark is None:
+        return _default_benchmark(named)
+    if benchmark not in named:
+        raise ValueError(f"benchmark={benchmark!r} is not a policy name; have {list(named)}")
+    return benchmark
+
+
+def _progress_bar(total: int, progress: bool | None) -> Any:
+    """One bar over policies x folds on stderr; by default only on a terminal."""
+    from tqdm.auto import tqdm
+
+    stream = sys.stderr
+    if progress is None:
+        isatty = getattr(stream, "isatty", None)
+        progress = bool(callable(isatty) and isatty())
+    return tqdm(
+        total=total, desc="backtest", unit="fold", disable=not progress, file=stream,
+        dynamic_ncols=True,
+    )  # fmt: skip
+
+
+_COLUMNS = (("net", "net_returns"), ("gross", "gross_returns"), ("cost", "costs"),
+            ("turnover", "turnover"))  # fmt: skip
+
+
+def _frames(
+    tracks: Mapping[str, list[Track]],
+) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    """Daily net/gross returns, costs and turnover (one column per policy), and weights."""
+    cols: dict[str, dict[str, pd.Series]] = {key: {} for key, _ in _COLUMNS}
+    weights = {}
+    for pname, parts in tracks.items():
+        dates = pd.DatetimeIndex(np.concatenate([tr.dates.values for tr in parts]))
+        for key, attr in _COLUMNS:
+            values = np.concatenate([getattr(tr, attr) for tr in parts])
+            cols[key][pname] = pd.Series(values, index=dates)
+        weights[pname] = pd.concat([tr.weights_frame() for tr in parts]).rename_axis("date")
     frames = {k: pd.DataFrame(v).rename_axis("date") for k, v in cols.items()}
+    return frames, weights
+
+
+def _table(
+    frames: Mapping[str, pd.DataFrame],
+    benchmark: str | None,
+    fallbacks: Mapping[str, int],
+    kinds: Mapping[str, str],
+    n_trials: int | None,
+    n_boot: int,
+) -> pd.DataFrame:
+    """Metrics, fallbacks and the Sharpe tests per policy, its kind first."""
     returns = frames["net"]
     table = metrics_table(
         returns, benchmark=benchmark, turnover=frames["turnover"], costs=frames["cost"]
     )
     table["fallbacks"] = pd.Series(fallbacks)
-    tests = sharpe_tests(returns, benchmark, n_trials=n_trials, n_boot=n_boot)
-    table = table.join(tests)
-    table.insert(0, "kind", [_kind(named[k], features is not None) for k in table.index])
-    config = {
+    table = table.join(sharpe_tests(returns, benchmark, n_trials=n_trials, n_boot=n_boot))
+    table.insert(0, "kind", [kinds[k] for k in table.index])
+    return table
+
+
+def _config(
+    name: str,
+    market: MarketData,
+    features: FeaturePanel | None,
+    splitter: WalkForward,
+    n_folds: int,
+    env: EnvSettings,
+    benchmark: str | None,
+    n_trials: int | None,
+    named: Mapping[str, Policy],
+) -> dict[str, Any]:
+    """The resolved configuration of the run, as saved in ``config.yaml``."""
+    return {
         "name": name,
         "data": {
             "source": market.source,
@@ -271,28 +393,16 @@ def backtest(
             "features": None if features is None else list(features.feature_names),
         },
         "splitter": dataclasses.asdict(splitter),
-        "n_folds": len(folds),
-        "cost_bps": cost_bps,
-        "reward": reward if isinstance(reward, str) else repr(reward),
-        "rebalance_every": int(rebalance_every),
-        "window": int(window),
+        "n_folds": n_folds,
+        "env": env.to_dict(),
         "benchmark": benchmark,
         "n_trials": len(named) if n_trials is None else int(n_trials),
         "policies": {k: _describe(p) for k, p in named.items()},
     }
-    results = Results(
-        metrics=table,
-        returns=returns,
-        gross_returns=frames["gross"],
-        costs=frames["cost"],
-        turnover=frames["turnover"],
-        weights=weights,
-        fallbacks=fallbacks,
-        config=config,
-    )
-    if out is not None:
-        from allocgym.backtest.report import write_report
 
-        results.save(out)
-        write_report(results, out)
-    return results
+
+def _save(results: Results, out: str | os.PathLike) -> None:
+    from allocgym.backtest.report import write_report  # report imports matplotlib
+
+    results.save(out)
+    write_report(results, out)

@@ -130,6 +130,12 @@ def top_holdings(weights: pd.DataFrame, k: int = 8) -> pd.DataFrame:
     return pd.concat([cash, assets[top], rest], axis=1)
 
 
+def _cost_text(cfg: dict) -> object:
+    """The costs of the run: ``config["env"]["cost_bps"]`` (top-level in older results)."""
+    env = cfg.get("env")
+    return (env if isinstance(env, dict) else cfg).get("cost_bps", "?")
+
+
 def _splitter_text(sp: object) -> str:
     if not isinstance(sp, dict):
         return str(sp)
@@ -201,7 +207,7 @@ def write_report(results: Results, folder: str | os.PathLike, *, rolling_window:
         f"- Data: {cfg.get('data', {}).get('source', '?')}, out of sample "
         f"{dates[0].date()} to {dates[-1].date()} ({len(dates)} trading days)",
         f"- Walk-forward: {_splitter_text(cfg.get('splitter'))}; costs "
-        f"{cfg.get('cost_bps', '?')} bps per unit of turnover; every policy stepped through "
+        f"{_cost_text(cfg)} bps per unit of turnover; every policy stepped through "
         "the same PortfolioEnv",
         f"- Features: {_features_text(cfg.get('data', {}).get('features'))}",
         f"- Benchmark for information ratio and the Ledoit–Wolf (2008) HAC Sharpe test: {bench}",

@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 
 from allocgym._typing import FloatArray, IntArray
+from allocgym.baselines._features import check_features
 from allocgym.exceptions import OptimizationError
 from allocgym.policy import PolicyState
+from allocgym.predictors.panel import FeaturePanel
 
 MIN_OBSERVATIONS = 20
 
@@ -22,11 +24,13 @@ class ScheduledPolicy:
     the previous weights, counts the failure in ``n_fallbacks_`` and records
     ``(date, reason)`` in ``fallbacks_``; a backtest never stops on it.
 
-    ``kind`` is the policy's category in result tables: ``"traditional"`` (prices
-    only) unless a subclass reads the predictors' features (``"ML-enhanced"``).
+    ``required_features`` maps the per-asset features the policy cannot run without
+    to ``(what for, what to set instead)``; :meth:`fit` and every rebalance raise
+    :class:`~allocgym.exceptions.ConfigError` when the features lack one (a missing
+    feature is a configuration error, not an optimiser failure to fall back from).
+    ``kind`` is the policy's category in result tables: ``"ML-enhanced"`` when it
+    requires predictor features, ``"traditional"`` (prices only) otherwise.
     """
-
-    kind = "traditional"
 
     def __init__(self, rebalance_every: int = 21) -> None:
         if not isinstance(rebalance_every, int | np.integer) or rebalance_every < 1:
@@ -38,18 +42,31 @@ class ScheduledPolicy:
     def name(self) -> str:
         return type(self).__name__
 
+    @property
+    def required_features(self) -> dict[str, tuple[str, str]]:
+        """Feature name -> (what it is used for, what to set instead); none by default."""
+        return {}
+
+    @property
+    def kind(self) -> str:
+        """``"ML-enhanced"`` when predictor features feed the policy, else ``"traditional"``."""
+        return "ML-enhanced" if self.required_features else "traditional"
+
     def reset(self) -> None:
         self._last_t: int | None = None
         self.n_fallbacks_ = 0
         self.fallbacks_: list[tuple[pd.Timestamp, str]] = []
 
-    def fit(self, market: object, features: object = None) -> ScheduledPolicy:
-        """Baselines estimate at each rebalance from the point-in-time state; nothing to fit."""
+    def fit(self, market: object, features: FeaturePanel | None = None) -> ScheduledPolicy:
+        """Check that ``features`` hold the required features; baselines estimate at each
+        rebalance from the point-in-time state, so there is nothing else to fit."""
+        check_features(self, features)
         return self
 
     def act(self, state: PolicyState) -> FloatArray:
         if self._last_t is not None and state.t - self._last_t < self.rebalance_every:
             return np.array(state.weights, dtype=np.float64)
+        check_features(self, state.features)
         self._last_t = state.t
         try:
             target = self._target(state)

@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from allocgym._typing import FloatArray
-from allocgym.baselines._schedule import ScheduledPolicy, full_weights, return_window
+from allocgym.baselines._features import check_features
+from allocgym.baselines._presets import bind_settings, keyword_parameters, preset_signature
+from allocgym.baselines._schedule import ScheduledPolicy, return_window
 from allocgym.baselines.black_litterman import black_litterman, implied_returns
 from allocgym.baselines.covariance import CovarianceEstimator, get_covariance
 from allocgym.baselines.optimizer import MeanRiskOptimizer
+from allocgym.baselines.policies import (
+    OPTIMIZER_SETTINGS,
+    check_lookback,
+    optimal_weights,
+    with_cost_penalty,
+)
 from allocgym.policy import PolicyState
 
 __all__ = ["BlackLitterman"]
 
+_VIEWS = ("absolute", "relative", "none")
 _OMEGAS = ("he_litterman", "idzorek", "error")
+# The optimiser's settings as keywords: its risk aversion follows from δ and τ (below)
+# and its cost rate from cost_penalty_bps; the utility objective is the default.
+_BL_OPTIMIZER_SETTINGS = keyword_parameters(
+    MeanRiskOptimizer, omit=("risk_aversion", "cost_rate"), defaults={"objective": "utility"}
+)
 
 
+@preset_signature(_BL_OPTIMIZER_SETTINGS)
 class BlackLitterman(ScheduledPolicy):
     """Black–Litterman portfolio with views from a point-in-time forecast feature.
 
@@ -28,20 +45,28 @@ class BlackLitterman(ScheduledPolicy):
     2. Views from the feature ``view_feature`` at t (expected next-day simple return):
        ``absolute`` — one view per asset, ``P = I``, ``Q = f``; ``relative`` — one view
        "top ``fraction`` minus bottom ``fraction`` of assets ranked by ``f``" (equal
-       weights inside each leg), ``Q = P f``.
+       weights inside each leg), ``Q = P f``; ``none`` — no views (see below).
     3. ``Ω``: ``he_litterman`` ``diag(PτΣPᵀ)``; ``idzorek`` from ``confidences``;
        ``error`` the measured variance of ``P (f_{s-1} − r_s)`` over the window
        (the predictor's realised out-of-sample error, annualised).
-    4. Posterior ``(μ, Σ + M)`` by :func:`black_litterman` and weights from the same
-       long-only optimiser as :class:`MeanVariance` (``utility`` with risk aversion
-       ``δ / (1 + τ)`` by default, so that the fully invested portfolio is the
-       reference portfolio when there are no views).
+    4. Posterior ``(μ, Σ + M)`` by :func:`black_litterman` and weights from the
+       optimiser: by default a :class:`~allocgym.baselines.MeanRiskOptimizer` with the
+       ``utility`` objective and risk aversion ``δ / (1 + τ)``, so that the fully
+       invested portfolio is the reference portfolio when there are no views. The
+       optimiser's other settings (``objective``, ``max_weight``, ``turnover_penalty``,
+       ``turnover_cap``, ``target_volatility``, ``target_return``, ``solver``) are
+       keywords too, or pass a whole ``optimizer`` (used as it is) instead of them.
+       ``cost_penalty_bps`` is the turnover penalty of
+       :class:`~allocgym.baselines.MeanRiskPolicy` (default 0).
 
-    With no panel or no finite forecast at t the posterior is the prior
-    (``μ = Π``, ``Σ_post = (1 + τ) Σ``) and the weights are ``w_ref``.
+    The views are what makes the policy ML-enhanced, so a feature panel without
+    ``view_feature`` (no panel, or a preset without the LSTM forecaster) is an error at
+    :meth:`fit` and at every rebalance, not a silent 1/N: the equilibrium prior alone
+    is ``views="none"``, a traditional policy labelled "Black-Litterman prior (no
+    views)". Dates where the feature is NaN (before the forecaster's first fit) have no
+    views: the posterior is the prior (``μ = Π``, ``Σ_post = (1 + τ) Σ``) and the
+    weights are ``w_ref``.
     """
-
-    kind = "ML-enhanced"
 
     def __init__(
         self,
@@ -57,21 +82,26 @@ class BlackLitterman(ScheduledPolicy):
         fraction: float = 1.0 / 3.0,
         omega: str = "he_litterman",
         confidences: float | FloatArray = 0.5,
-        objective: str = "utility",
-        max_weight: float = 1.0,
-        turnover_penalty: float = 0.0,
-        turnover_cap: float | None = None,
         periods_per_year: int = 252,
-        solver: str = "CLARABEL",
+        cost_penalty_bps: float = 0.0,
+        optimizer: MeanRiskOptimizer | None = None,
+        **optimizer_settings: Any,
     ) -> None:
-        if views not in ("absolute", "relative"):
-            raise ValueError(f"views={views!r}; expected 'absolute' or 'relative'")
+        if views not in _VIEWS:
+            raise ValueError(f"views={views!r}; expected one of {_VIEWS}")
         if omega not in _OMEGAS:
             raise ValueError(f"omega={omega!r}; expected one of {_OMEGAS}")
         if not 0 < fraction <= 0.5:
             raise ValueError(f"fraction={fraction!r}; expected a number in (0, 0.5]")
         if not tau > 0:
             raise ValueError(f"tau={tau!r}; expected > 0")
+        check_lookback(lookback)
+        settings = bind_settings(BlackLitterman, optimizer_settings, only=OPTIMIZER_SETTINGS)
+        if optimizer is not None and optimizer_settings:
+            raise ValueError(
+                f"optimizer={optimizer!r} and the optimiser settings "
+                f"{sorted(optimizer_settings)} are both given; pass one or the other"
+            )
         super().__init__(rebalance_every)
         self.lookback = int(lookback)
         self.covariance = get_covariance(covariance)
@@ -86,17 +116,33 @@ class BlackLitterman(ScheduledPolicy):
         self.omega = omega
         self.confidences = confidences
         self.periods_per_year = int(periods_per_year)
-        # δ / (1 + τ): with no views Σ_post = (1 + τ)Σ and μ = Π = δΣw_ref, so the
-        # fully invested optimum is exactly w_ref (He & Litterman's w_eq / (1 + τ)
-        # rescaled to sum to one); with views it is w_ref + (1 + τ) PᵀΛ.
-        self.optimizer = MeanRiskOptimizer(
-            objective,
-            risk_aversion=risk_aversion / (1.0 + tau),
-            max_weight=max_weight,
-            turnover_penalty=turnover_penalty,
-            turnover_cap=turnover_cap,
-            solver=solver,
+        self.cost_penalty_bps = float(cost_penalty_bps)
+        if optimizer is None:
+            # δ / (1 + τ): with no views Σ_post = (1 + τ)Σ and μ = Π = δΣw_ref, so the
+            # fully invested optimum is exactly w_ref (He & Litterman's w_eq / (1 + τ)
+            # rescaled to sum to one); with views it is w_ref + (1 + τ) PᵀΛ.
+            settings["risk_aversion"] = risk_aversion / (1.0 + tau)
+            optimizer = MeanRiskOptimizer(**settings)
+        self.optimizer = with_cost_penalty(
+            optimizer, self.cost_penalty_bps, self.periods_per_year, self.rebalance_every
         )
+
+    @property
+    def required_features(self) -> dict[str, tuple[str, str]]:
+        """``view_feature`` (unless ``views="none"``) and the covariance's features."""
+        need = dict(getattr(self.covariance, "required_features", {}))
+        if self.views != "none":
+            need[self.view_feature] = (
+                f"for its views (views={self.views!r})",
+                "pass views='none' to hold the equilibrium prior alone (a traditional "
+                "policy, not ML-enhanced)",
+            )
+        return need
+
+    @property
+    def label(self) -> str:
+        """Display label; says "prior (no views)" for ``views="none"``."""
+        return "Black-Litterman prior (no views)" if self.views == "none" else "Black-Litterman"
 
     # ------------------------------------------------------------------ views
     def _view_matrix(self, f: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -143,9 +189,11 @@ class BlackLitterman(ScheduledPolicy):
         ref = np.ones(cols.size) if self.reference_weights is None else self.reference_weights[cols]
         ref = ref / ref.sum()
         pi = implied_returns(cov, ref, self.risk_aversion)
-        f = np.full(cols.size, np.nan)
-        if state.features is not None and self.view_feature in state.features.feature_names:
-            f = np.asarray(state.features.feature(self.view_feature)[-1], dtype=float)[cols] * ppy
+        if self.views == "none":
+            return cols, pi, (1.0 + self.tau) * cov
+        check_features(self, state.features)  # no views is an error, never a silent 1/N
+        forecast = state.features.feature(self.view_feature)[-1]  # type: ignore[union-attr]
+        f = np.asarray(forecast, dtype=float)[cols] * ppy
         P, Q = self._view_matrix(f)
         if P.shape[0] == 0:
             return cols, pi, (1.0 + self.tau) * cov
@@ -156,5 +204,4 @@ class BlackLitterman(ScheduledPolicy):
 
     def _target(self, state: PolicyState) -> FloatArray:
         cols, mean, post = self.posterior(state)
-        prev = np.asarray(state.weights[1:][cols], dtype=np.float64)
-        return full_weights(state.n_assets, cols, self.optimizer.solve(post, mean, prev))
+        return optimal_weights(self.optimizer, state, cols, post, mean)

@@ -83,13 +83,26 @@ class GarchCovariance:
 
     ``D = diag(σ_t)`` with ``σ_t`` the per-asset feature ``feature`` (daily conditional
     volatility, raw units) of the point-in-time panel at the decision date. Assets whose
-    GARCH vol is missing fall back to their sample volatility over the window.
-    ``uses_features`` marks an estimator that reads the feature panel (a policy using it
-    is ML-enhanced); estimators without the attribute are taken to use prices only.
+    GARCH vol is missing (before the first GARCH fit) fall back to their sample
+    volatility over the window; a policy using this estimator refuses a feature panel
+    without the feature at all (``required_features``), since it would then be a
+    Ledoit–Wolf policy labelled ML-enhanced. ``uses_features`` marks an estimator that
+    reads the feature panel (a policy using it is ML-enhanced); estimators without the
+    attribute are taken to use prices only.
     """
 
     uses_features: ClassVar[bool] = True
     feature: str = "garch_vol"
+
+    @property
+    def required_features(self) -> dict[str, tuple[str, str]]:
+        """The GARCH volatility feature, with what to choose instead."""
+        return {
+            self.feature: (
+                "for covariance='garch'",
+                "choose a covariance that reads prices only, such as 'ledoit_wolf'",
+            )
+        }
 
     def estimate(self, returns: FloatArray, state: PolicyState, columns: IntArray) -> FloatArray:
         base = LedoitWolfCovariance().estimate(returns, state, columns)

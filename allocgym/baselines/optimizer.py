@@ -31,7 +31,9 @@ Cornuejols, G. and Tütüncü, R. (2007). *Optimization Methods in Finance*. CUP
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
+from typing import Any
 
 import cvxpy as cp
 import numpy as np
@@ -72,8 +74,9 @@ class MeanRiskOptimizer:
     turnover_cap : float, optional
         Hard limit on ``‖w − w_prev‖₁``.
     cost_rate : float
-        Proportional transaction cost (e.g. 10 bps = 0.001) charged in the objective,
-        already scaled by the caller to the objective's units.
+        Proportional cost penalty per unit of turnover, in the objective's units (the
+        baselines set it from their ``cost_penalty_bps``, amortised over the rebalance
+        period); 0 leaves the textbook problem.
     solver : str
         cvxpy solver name (default Clarabel).
     """
@@ -120,6 +123,19 @@ class MeanRiskOptimizer:
         self.cost_rate = float(cost_rate)
         self.solver = solver
         self._cache: dict[int, _Compiled] = {}
+
+    def get_params(self) -> dict[str, Any]:
+        """The settings this optimiser was built with (its constructor's arguments)."""
+        return {name: getattr(self, name) for name in inspect.signature(type(self)).parameters}
+
+    def replace(self, **changes: Any) -> MeanRiskOptimizer:
+        """A new optimiser with ``changes`` applied to these settings (this one is unchanged)."""
+        return type(self)(**{**self.get_params(), **changes})
+
+    def __repr__(self) -> str:
+        defaults = {n: p.default for n, p in inspect.signature(type(self)).parameters.items()}
+        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if v != defaults[k]]
+        return f"{type(self).__name__}({', '.join(changed)})"
 
     # ------------------------------------------------------------------ compilation
     def _compile(self, n: int) -> _Compiled:

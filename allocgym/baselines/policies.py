@@ -1,8 +1,16 @@
-"""Baseline policies: 1/N, buy-and-hold, minimum variance and mean–variance.
+"""Baseline policies: 1/N, buy-and-hold, and the optimiser policy with its presets.
 
 All are long-only and fully invested in the assets tradable at the decision date,
 rebalance every ``rebalance_every`` trading days (default 21, about monthly) and
 estimate on a trailing ``lookback`` window (default 252 days) of returns dated <= t.
+
+:class:`MeanRiskPolicy` composes an optimiser object
+(:class:`~allocgym.baselines.MeanRiskOptimizer`: the objective and every optimisation
+setting) with a covariance estimator and a choice of expected returns, as skfolio's
+``MeanRisk(prior_estimator=...)`` does. :class:`MinVariance` and :class:`MeanVariance`
+are presets of it that also take the optimiser's settings as flat keywords (what a YAML
+config passes): ``MinVariance(max_weight=0.3)`` is
+``MeanRiskPolicy(MeanRiskOptimizer("min_variance", max_weight=0.3))``.
 
 References
 ----------
@@ -13,16 +21,23 @@ Markowitz, H. (1952). Portfolio selection. *Journal of Finance* 7(1), 77–91.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from allocgym._typing import FloatArray
+from allocgym._typing import FloatArray, IntArray
+from allocgym.baselines._presets import bind_settings, keyword_parameters, preset_signature
 from allocgym.baselines._schedule import ScheduledPolicy, full_weights, return_window
 from allocgym.baselines.covariance import CovarianceEstimator, get_covariance
 from allocgym.baselines.optimizer import MeanRiskOptimizer
 from allocgym.exceptions import OptimizationError
 from allocgym.policy import PolicyState
 
-__all__ = ["BuyAndHold", "EqualWeight", "MeanVariance", "MinVariance"]
+__all__ = ["BuyAndHold", "EqualWeight", "MeanRiskPolicy", "MeanVariance", "MinVariance"]
+
+EXPECTED_RETURNS = ("historical", "forecast")
+OPTIMIZER_SETTINGS = tuple(p.name for p in keyword_parameters(MeanRiskOptimizer))
+"""The names of :class:`MeanRiskOptimizer`'s settings (``objective``, ``risk_aversion``, ...)."""
 
 
 class EqualWeight(ScheduledPolicy):
@@ -71,92 +86,96 @@ class BuyAndHold(ScheduledPolicy):
         return full_weights(state.n_assets, cols, w / w.sum())
 
 
-class MeanVariance(ScheduledPolicy):
-    """Mean–variance portfolio re-optimised at every rebalance (cvxpy, DPP).
+class MeanRiskPolicy(ScheduledPolicy):
+    """Re-optimise a mean–risk optimiser on point-in-time estimates at every rebalance.
+
+    At each rebalance: ``Σ`` from ``covariance`` and ``μ`` (window mean, or the
+    ``lstm_forecast`` feature at t) over the last ``lookback`` returns dated <= t, both
+    annualised (× ``periods_per_year``); then ``optimizer.solve(Σ, μ, w_prev)`` with
+    ``w_prev`` the current drifted asset weights.
 
     Parameters
     ----------
-    objective : str
-        ``utility`` (default), ``max_sharpe``, ``target_volatility``, ``target_return``
-        or ``min_variance`` (see :class:`~allocgym.baselines.MeanRiskOptimizer`).
+    optimizer : MeanRiskOptimizer, optional
+        The objective and every optimisation setting (default ``MeanRiskOptimizer()``:
+        minimum variance). Volatility and return targets are annualised.
     lookback : int
         Trailing window of daily returns for the estimates (default 252).
     rebalance_every : int
         Days between rebalances (default 21).
     covariance : str or CovarianceEstimator
-        ``ledoit_wolf`` (default), ``sample``, ``ewma``, ``garch``.
+        ``ledoit_wolf`` (default), ``sample``, ``ewma``, ``garch`` or an estimator object.
     expected_returns : {"historical", "forecast"}
         Mean of the window, or the panel's ``lstm_forecast`` at t (daily, raw units).
-    risk_aversion, target_volatility, target_return, max_weight, turnover_penalty,
-    turnover_cap : see :class:`~allocgym.baselines.MeanRiskOptimizer`; volatility and
-        return targets are annualised.
-    cost_bps : float
-        Transaction-cost term in the objective: ``cost_bps·1e-4·‖Δw‖₁`` amortised to
-        annual units over the rebalance period (× ``periods_per_year / rebalance_every``).
+    cost_penalty_bps : float
+        A turnover penalty in the optimiser's objective, ``cost_penalty_bps·1e-4·‖Δw‖₁``
+        amortised to annual units over the rebalance period (× ``periods_per_year /
+        rebalance_every``); it becomes the optimiser's ``cost_rate``. Default 0: the
+        textbook optimiser. It is not the environment's cost: the backtest charges that
+        cost (10 bps by default) on every trade whatever this penalty is, so a 0 here
+        hides no cost from the results; a non-zero value is a different, turnover-averse
+        policy, and choosing its value on data is a tuning choice to make on validation
+        data inside the training window and to count in the deflated Sharpe ratio (SPEC
+        invariant 8). Set it to the environment's ``cost_bps`` for an optimiser that
+        charges itself the cost it will pay.
     periods_per_year : int
         Annualisation factor applied to ``μ`` and ``Σ`` (252).
-    solver : str
-        cvxpy solver (Clarabel).
 
     Attributes
     ----------
+    optimizer : MeanRiskOptimizer
+        The optimiser used (``optimizer`` with the ``cost_rate`` of ``cost_penalty_bps``).
     n_fallbacks_ : int
         Rebalances where the optimiser failed and the previous weights were kept.
     """
 
     def __init__(
         self,
-        objective: str = "utility",
+        optimizer: MeanRiskOptimizer | None = None,
         *,
         lookback: int = 252,
         rebalance_every: int = 21,
         covariance: str | CovarianceEstimator = "ledoit_wolf",
         expected_returns: str = "historical",
-        risk_aversion: float = 2.5,
-        target_volatility: float | None = None,
-        target_return: float | None = None,
-        max_weight: float = 1.0,
-        turnover_penalty: float = 0.0,
-        turnover_cap: float | None = None,
-        cost_bps: float = 0.0,
+        cost_penalty_bps: float = 0.0,
         periods_per_year: int = 252,
-        solver: str = "CLARABEL",
     ) -> None:
-        if not isinstance(lookback, int | np.integer) or lookback < 2:
-            raise ValueError(f"lookback={lookback!r}; expected an integer >= 2")
-        if expected_returns not in ("historical", "forecast"):
+        check_lookback(lookback)
+        if expected_returns not in EXPECTED_RETURNS:
             raise ValueError(
                 f"expected_returns={expected_returns!r}; expected 'historical' or 'forecast'"
             )
-        if cost_bps < 0:
-            raise ValueError(f"cost_bps={cost_bps!r}; expected >= 0")
         super().__init__(rebalance_every)
-        self.objective = objective
         self.lookback = int(lookback)
         self.covariance = get_covariance(covariance)
         self.expected_returns = expected_returns
         self.periods_per_year = int(periods_per_year)
-        self.cost_bps = float(cost_bps)
-        self.optimizer = MeanRiskOptimizer(
-            objective,
-            risk_aversion=risk_aversion,
-            target_volatility=target_volatility,
-            target_return=target_return,
-            max_weight=max_weight,
-            turnover_penalty=turnover_penalty,
-            turnover_cap=turnover_cap,
-            cost_rate=self.cost_bps * 1e-4 * self.periods_per_year / self.rebalance_every,
-            solver=solver,
+        self.cost_penalty_bps = float(cost_penalty_bps)
+        self.optimizer = with_cost_penalty(
+            MeanRiskOptimizer() if optimizer is None else optimizer,
+            self.cost_penalty_bps,
+            self.periods_per_year,
+            self.rebalance_every,
         )
 
     @property
-    def kind(self) -> str:  # type: ignore[override]
-        """``"ML-enhanced"`` when forecasts or GARCH volatilities feed it, else traditional."""
-        forecasts = self.expected_returns == "forecast"
-        garch = getattr(self.covariance, "uses_features", False)
-        return "ML-enhanced" if forecasts or garch else "traditional"
+    def required_features(self) -> dict[str, tuple[str, str]]:
+        """``lstm_forecast`` for forecast expected returns, and the covariance's features."""
+        need = dict(getattr(self.covariance, "required_features", {}))
+        if self.expected_returns == "forecast":
+            need["lstm_forecast"] = (
+                "for expected_returns='forecast'",
+                "set expected_returns='historical' (the window mean)",
+            )
+        return need
 
-    def _estimates(self, state: PolicyState) -> tuple[np.ndarray, FloatArray, FloatArray]:
+    @property
+    def kind(self) -> str:
+        """``"ML-enhanced"`` when forecasts or GARCH volatilities feed it, else traditional."""
+        garch = getattr(self.covariance, "uses_features", False)
+        return "ML-enhanced" if self.required_features or garch else "traditional"
+
+    def _estimates(self, state: PolicyState) -> tuple[IntArray, FloatArray, FloatArray]:
         cols, window = return_window(state, self.lookback)
         cov = self.covariance.estimate(window, state, cols) * self.periods_per_year
         if self.expected_returns == "forecast":
@@ -169,39 +188,96 @@ class MeanVariance(ScheduledPolicy):
 
     def _target(self, state: PolicyState) -> FloatArray:
         cols, cov, mu = self._estimates(state)
-        prev = _prev_asset_weights(state, cols)
-        w = self.optimizer.solve(cov, mu, prev)
-        return full_weights(state.n_assets, cols, w)
+        return optimal_weights(self.optimizer, state, cols, cov, mu)
 
 
-class MinVariance(MeanVariance):
-    """Long-only global minimum-variance portfolio (``MeanVariance(objective="min_variance")``)."""
+_POLICY_SETTINGS = keyword_parameters(MeanRiskPolicy, omit=("optimizer",))
 
-    def __init__(
-        self,
-        *,
-        lookback: int = 252,
-        rebalance_every: int = 21,
-        covariance: str | CovarianceEstimator = "ledoit_wolf",
-        max_weight: float = 1.0,
-        turnover_penalty: float = 0.0,
-        turnover_cap: float | None = None,
-        cost_bps: float = 0.0,
-        periods_per_year: int = 252,
-        solver: str = "CLARABEL",
-    ) -> None:
-        super().__init__(
-            "min_variance",
-            lookback=lookback,
-            rebalance_every=rebalance_every,
-            covariance=covariance,
-            max_weight=max_weight,
-            turnover_penalty=turnover_penalty,
-            turnover_cap=turnover_cap,
-            cost_bps=cost_bps,
-            periods_per_year=periods_per_year,
-            solver=solver,
+
+@preset_signature(
+    [p for p in _POLICY_SETTINGS if p.name != "expected_returns"],
+    keyword_parameters(
+        MeanRiskOptimizer,
+        omit=("objective", "risk_aversion", "target_volatility", "target_return", "cost_rate"),
+    ),
+)
+class MinVariance(MeanRiskPolicy):
+    """Long-only global minimum variance: ``MeanRiskPolicy(MeanRiskOptimizer("min_variance"))``.
+
+    Keywords: the settings of :class:`MeanRiskPolicy` but ``expected_returns`` (the
+    objective has no use for them) and those of :class:`MeanRiskOptimizer` that apply
+    to minimum variance (``max_weight``, ``turnover_penalty``, ``turnover_cap``,
+    ``solver``), with the same defaults.
+    """
+
+    def __init__(self, **settings: Any) -> None:
+        args = bind_settings(MinVariance, settings)
+        opt = {k: args.pop(k) for k in OPTIMIZER_SETTINGS if k in args}
+        super().__init__(MeanRiskOptimizer("min_variance", **opt), **args)
+
+
+@preset_signature(
+    _POLICY_SETTINGS, keyword_parameters(MeanRiskOptimizer, omit=("objective", "cost_rate"))
+)
+class MeanVariance(MeanRiskPolicy):
+    """Mean–variance portfolio: ``MeanRiskPolicy(MeanRiskOptimizer(objective))``.
+
+    ``objective`` is ``utility`` (default; risk aversion 2.5), ``max_sharpe``,
+    ``target_volatility``, ``target_return`` or ``min_variance`` (see
+    :class:`~allocgym.baselines.MeanRiskOptimizer`). Keywords: the settings of
+    :class:`MeanRiskPolicy` and of :class:`MeanRiskOptimizer` (but ``cost_rate``, which
+    ``cost_penalty_bps`` sets), with the same defaults.
+    """
+
+    def __init__(self, objective: str = "utility", **settings: Any) -> None:
+        args = bind_settings(MeanVariance, {"objective": objective, **settings})
+        opt = {k: args.pop(k) for k in OPTIMIZER_SETTINGS if k in args}
+        super().__init__(MeanRiskOptimizer(**opt), **args)
+
+
+def check_lookback(lookback: int) -> None:
+    if not isinstance(lookback, int | np.integer) or lookback < 2:
+        raise ValueError(f"lookback={lookback!r}; expected an integer >= 2")
+
+
+def with_cost_penalty(
+    optimizer: MeanRiskOptimizer,
+    cost_penalty_bps: float,
+    periods_per_year: int,
+    rebalance_every: int,
+) -> MeanRiskOptimizer:
+    """``optimizer`` charging ``cost_penalty_bps`` per unit of turnover, amortised per year.
+
+    The penalty becomes the optimiser's ``cost_rate`` =
+    ``cost_penalty_bps·1e-4·periods_per_year / rebalance_every`` (one trade per
+    rebalance period, in the annual units of ``μ`` and ``Σ``); 0 returns ``optimizer``.
+    """
+    if not cost_penalty_bps >= 0:
+        raise ValueError(f"cost_penalty_bps={cost_penalty_bps!r}; expected >= 0")
+    if not callable(getattr(optimizer, "solve", None)):
+        raise TypeError(
+            f"optimizer={optimizer!r} has no solve(cov, mu, prev); expected a MeanRiskOptimizer"
         )
+    if cost_penalty_bps == 0:
+        return optimizer
+    if getattr(optimizer, "cost_rate", 0.0):
+        raise ValueError(
+            f"cost_penalty_bps={cost_penalty_bps!r} and the optimizer's cost_rate="
+            f"{optimizer.cost_rate!r} are both set; give the cost penalty once"
+        )
+    return optimizer.replace(cost_rate=cost_penalty_bps * 1e-4 * periods_per_year / rebalance_every)
+
+
+def optimal_weights(
+    optimizer: MeanRiskOptimizer,
+    state: PolicyState,
+    cols: IntArray,
+    cov: FloatArray,
+    mu: FloatArray,
+) -> FloatArray:
+    """The optimiser's weights over ``cols`` from the current asset weights, zero cash."""
+    prev = _prev_asset_weights(state, cols)
+    return full_weights(state.n_assets, cols, optimizer.solve(cov, mu, prev))
 
 
 def _prev_asset_weights(state: PolicyState, cols: np.ndarray) -> FloatArray:

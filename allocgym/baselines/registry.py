@@ -33,13 +33,15 @@ BASELINES.register(
     "min_variance",
     MinVariance,
     label="Min-variance",
-    description="Long-only global minimum variance (Ledoit-Wolf covariance by default)",
+    description="Long-only global minimum variance (Ledoit-Wolf covariance by default; a "
+    "preset of MeanRiskPolicy)",
 )
 BASELINES.register(
     "mean_variance",
     MeanVariance,
     label="Mean-variance",
-    description="Markowitz utility, or another objective of MeanRiskOptimizer",
+    description="Markowitz utility, or another objective of MeanRiskOptimizer (a preset of "
+    "MeanRiskPolicy)",
 )
 BASELINES.register(
     "max_sharpe",
@@ -52,5 +54,6 @@ BASELINES.register(
     BlackLitterman,
     label="Black-Litterman",
     kind="ML-enhanced",
-    description="Equilibrium prior with views from the LSTM forecast feature",
+    description="Equilibrium prior with views from the LSTM forecast feature (features preset "
+    "full); views='none' is the prior alone",
 )

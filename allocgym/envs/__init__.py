@@ -7,11 +7,27 @@
 import gymnasium
 
 from allocgym.envs import rewards
-from allocgym.envs.actions import ActionMap, LongShortMap, SimplexMap, make_action_map
+from allocgym.envs.actions import (
+    ACTION_MAPS,
+    ActionMap,
+    LongShortMap,
+    SimplexMap,
+    list_action_maps,
+    make_action_map,
+    needs_state,
+)
 from allocgym.envs.costs import CostModel
 from allocgym.envs.observation import ObservationLayout, causal_standardise
 from allocgym.envs.portfolio import PortfolioEnv, validate_target_weights
+from allocgym.envs.rebalancing import (
+    BandMap,
+    CurrentReference,
+    EqualReference,
+    Reference,
+    ResidualMap,
+)
 from allocgym.envs.rewards import RewardFn, StepRecord, get_reward, list_rewards, register_reward
+from allocgym.envs.settings import EnvSettings
 from allocgym.envs.track import Track
 
 ENV_ID = "allocgym/Portfolio-v0"
@@ -24,20 +40,29 @@ if ENV_ID not in gymnasium.registry:
     )
 
 __all__ = [
+    "ACTION_MAPS",
     "ENV_ID",
     "ActionMap",
+    "BandMap",
     "CostModel",
+    "CurrentReference",
+    "EnvSettings",
+    "EqualReference",
     "LongShortMap",
     "ObservationLayout",
     "PortfolioEnv",
+    "Reference",
+    "ResidualMap",
     "RewardFn",
     "SimplexMap",
     "StepRecord",
     "Track",
     "causal_standardise",
     "get_reward",
+    "list_action_maps",
     "list_rewards",
     "make_action_map",
+    "needs_state",
     "register_reward",
     "rewards",
     "validate_target_weights",

@@ -19,7 +19,7 @@ from allocgym.exceptions import DataError
 from allocgym.predictors.panel import FeaturePanel
 
 MarketLike = MarketData | str | os.PathLike | pd.DataFrame | None
-FeaturesLike = FeaturePanel | str | bool | None
+FeaturesLike = FeaturePanel | str | None
 
 _IMPACT_VOL_WINDOW = 21
 
@@ -31,19 +31,20 @@ def resolve_market(market: MarketLike) -> MarketData:
 
 
 def resolve_features(features: FeaturesLike, market: MarketData) -> FeaturePanel | None:
-    """None -> the "technical" preset, False -> no panel, str -> a preset, or a panel."""
-    if features is False:
+    """None -> no panel, a preset name -> ``build_features(market, name)``, or a panel.
+
+    ``None`` means "no features" here as everywhere in allocgym; a preset is named.
+    """
+    if features is None:
         return None
-    if features is None or features is True:
-        features = "technical"
     if isinstance(features, str):
         from allocgym.predictors import build_features
 
         return build_features(market, features, progress=False)
     if not isinstance(features, FeaturePanel):
         raise TypeError(
-            f"features must be None, False, a preset name or a FeaturePanel; got "
-            f"{type(features).__name__}"
+            f"features={features!r} is invalid; expected None (no features), a preset name "
+            f"('technical', 'standard', 'full') or a FeaturePanel"
         )
     if tuple(features.assets) != tuple(market.assets):
         raise DataError(

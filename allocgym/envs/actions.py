@@ -1,8 +1,8 @@
-"""Maps from an agent's action to portfolio weights (index 0 = cash).
+"""Maps from an agent's action to portfolio weights (index 0 = cash), and their names.
 
-Two maps, both with ``Box(-1, 1)`` action spaces, the range every stable-baselines3
-algorithm can produce (PPO/A2C clip Gaussian samples to the bounds, SAC/TD3/DDPG squash
-with tanh):
+Two maps that ignore the portfolio held, both with ``Box(-1, 1)`` action spaces, the
+range every stable-baselines3 algorithm can produce (PPO/A2C clip Gaussian samples to the
+bounds, SAC/TD3/DDPG squash with tanh):
 
 * :class:`SimplexMap` (long only, default): ``w = softmax(tau * clip(a, -1, 1))`` over
   cash and the assets that trade at ``t``. The ratio of two weights is at most
@@ -15,73 +15,36 @@ with tanh):
 
 ``to_weights`` validates the action (shape, finite) and writes into ``out`` so the
 environment's step allocates nothing.
+
+Maps that trade from the weights held, so that low turnover is reachable by design (a
+no-trade band, partial rebalancing, a tilt around a reference portfolio), are in
+:mod:`allocgym.envs.rebalancing`. :data:`ACTION_MAPS` names them all; the environments'
+``action=`` and a config's ``env.action`` accept exactly these names.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Protocol, runtime_checkable
 
 import numpy as np
 from gymnasium import spaces
 
 from allocgym._typing import FloatArray
+from allocgym.envs._action_base import ActionMap, check_action, check_batch, needs_state
+from allocgym.envs.rebalancing import BandMap, ResidualMap
+from allocgym.registry import Registry
 
-__all__ = ["ActionMap", "LongShortMap", "SimplexMap", "make_action_map"]
-
-
-@runtime_checkable
-class ActionMap(Protocol):
-    """How actions become target weights of shape (n_assets + 1,), index 0 = cash."""
-
-    long_only: bool
-    max_leverage: float
-
-    def space(self, n_assets: int) -> spaces.Box:
-        """The action space for ``n_assets`` assets."""
-        ...
-
-    def to_weights(self, action: FloatArray, tradable: FloatArray, out: FloatArray) -> FloatArray:
-        """Write the weights for ``action`` into ``out`` (shape (n_assets + 1,)) and return it.
-
-        ``tradable`` is 1.0 for cash and for each asset that trades at ``t``, else 0.0.
-        """
-        ...
-
-    def to_weights_batch(self, actions: FloatArray, tradable: FloatArray) -> FloatArray:
-        """Weights of shape (B, n_assets + 1) for actions of shape (B, action_dim)."""
-        ...
-
-
-def _check_action(action: object, shape: tuple[int, ...]) -> FloatArray:
-    a = np.asarray(action)
-    if a.shape != shape or a.dtype.kind not in "fiu":
-        raise ValueError(
-            f"action has shape {a.shape} and dtype {a.dtype}; expected a numeric array of "
-            f"shape {shape} (the action space)"
-        )
-    if not math.isfinite(a.dot(a)) and not np.isfinite(a).all():
-        bad = np.flatnonzero(~np.isfinite(a))
-        raise ValueError(
-            f"action contains non-finite values at positions {bad.tolist()} "
-            f"({a[bad].tolist()}); expected finite numbers in [-1, 1]"
-        )
-    return a
-
-
-def _check_batch(actions: object, shape: tuple[int, int]) -> FloatArray:
-    a = np.asarray(actions)
-    if a.shape != shape or a.dtype.kind not in "fiu":
-        raise ValueError(
-            f"actions have shape {a.shape} and dtype {a.dtype}; expected a numeric array of "
-            f"shape {shape} (n_envs, action_dim)"
-        )
-    if not np.isfinite(a).all():
-        rows = np.flatnonzero(~np.isfinite(a).all(axis=1))
-        raise ValueError(
-            f"actions contain non-finite values in rows {rows.tolist()}; expected finite numbers"
-        )
-    return a
+__all__ = [
+    "ACTION_MAPS",
+    "ActionMap",
+    "BandMap",
+    "LongShortMap",
+    "ResidualMap",
+    "SimplexMap",
+    "list_action_maps",
+    "make_action_map",
+    "needs_state",
+]
 
 
 class SimplexMap:
@@ -136,7 +99,7 @@ class SimplexMap:
     def to_weights(self, action: FloatArray, tradable: FloatArray, out: FloatArray) -> FloatArray:
         a = np.asarray(action)
         if a.shape != out.shape or a.dtype.kind != "f" or not math.isfinite(a.dot(a)):
-            a = _check_action(action, out.shape)
+            a = check_action(action, out.shape)
         # exp in float32 (3x faster, the action is float32 anyway; the map is defined this
         # way so single and vectorised envs agree); clip * tau <= 50 cannot overflow.
         # Constants are arrays: numpy's scalar handling costs more than the arithmetic.
@@ -151,7 +114,7 @@ class SimplexMap:
         return out
 
     def to_weights_batch(self, actions: FloatArray, tradable: FloatArray) -> FloatArray:
-        a = _check_batch(actions, tradable.shape)
+        a = check_batch(actions, tradable.shape)
         lo, hi, tau, _ = self._constants(tradable.shape[1])
         x = np.maximum(a, lo, dtype=np.float32)
         np.minimum(x, hi, out=x)
@@ -190,7 +153,7 @@ class LongShortMap:
         return spaces.Box(-1.0, 1.0, shape=(n_assets,), dtype=np.float32)
 
     def to_weights(self, action: FloatArray, tradable: FloatArray, out: FloatArray) -> FloatArray:
-        a = _check_action(action, (out.shape[0] - 1,))
+        a = check_action(action, (out.shape[0] - 1,))
         w = out[1:]
         np.maximum(a, -1.0, out=w)
         np.minimum(w, 1.0, out=w)
@@ -201,7 +164,7 @@ class LongShortMap:
 
     def to_weights_batch(self, actions: FloatArray, tradable: FloatArray) -> FloatArray:
         b, n1 = tradable.shape
-        a = _check_batch(actions, (b, n1 - 1))
+        a = check_batch(actions, (b, n1 - 1))
         out = np.empty((b, n1))
         w = out[:, 1:]
         np.clip(a, -1.0, 1.0, out=w, casting="unsafe")
@@ -211,17 +174,65 @@ class LongShortMap:
         return out
 
 
+def _band(band: float = 0.05, fraction: float = 1.0, temperature: float = 5.0) -> BandMap:
+    """Simplex target; nothing trades while the turnover to it is <= band, else the excess."""
+    return BandMap(SimplexMap(temperature), band=band, fraction=fraction)
+
+
+def _partial(fraction: float = 0.25, band: float = 0.0, temperature: float = 5.0) -> BandMap:
+    """Simplex target; each step trades a fraction of the way to it (partial rebalancing)."""
+    return BandMap(SimplexMap(temperature), band=band, fraction=fraction)
+
+
+def _residual(scale: float = 0.1) -> ResidualMap:
+    """1/N plus a learnt tilt of at most scale per asset; zero action = 1/N."""
+    return ResidualMap("equal", scale)
+
+
+def _residual_current(scale: float = 0.1) -> ResidualMap:
+    """The weights held plus a tilt of at most scale per asset; zero action = no trade."""
+    return ResidualMap("current", scale)
+
+
+ACTION_MAPS = Registry("action map", default_kind="custom")
+"""Action-map names (``PortfolioEnv(action=NAME)``, ``env.action`` in a config) to factories."""
+
+for _name, _factory, _kind, _description in (
+    ("simplex", SimplexMap, "long only",
+     "softmax(temperature * a) over cash and the assets (the default)"),
+    ("long_short", LongShortMap, "long/short",
+     "asset weights L a / max(1, sum |a|), cash takes the rest"),
+    ("band", _band, "low turnover",
+     "simplex target; nothing trades while the turnover to it is <= band, else the excess"),
+    ("partial", _partial, "low turnover",
+     "simplex target; each step trades a fraction of the way to it"),
+    ("residual", _residual, "low turnover",
+     "1/N plus a tilt of at most scale per asset; zero action = 1/N"),
+    ("residual_current", _residual_current, "low turnover",
+     "the weights held plus a tilt of at most scale per asset; zero action = no trade"),
+):  # fmt: skip
+    ACTION_MAPS.register(_name, _factory, kind=_kind, description=_description)
+
+
+def list_action_maps() -> dict[str, str]:
+    """Action-map names and their one-line descriptions, sorted by name."""
+    return ACTION_MAPS.describe()
+
+
 def make_action_map(action: str | ActionMap = "simplex", **kwargs: float) -> ActionMap:
-    """An :class:`ActionMap` from ``"simplex"``, ``"long_short"`` or an instance."""
+    """An :class:`ActionMap` from a name in :data:`ACTION_MAPS` (``kwargs`` to its factory).
+
+    ``"simplex"`` (default), ``"long_short"``, ``"band"``, ``"partial"``, ``"residual"``,
+    ``"residual_current"`` (see :func:`list_action_maps`), or an ActionMap instance,
+    returned as it is.
+
+    Raises
+    ------
+    ConfigError (a ValueError)
+        Unknown name or parameter, with the closest known one.
+    """
     if isinstance(action, str):
-        if action == "simplex":
-            return SimplexMap(**kwargs)
-        if action == "long_short":
-            return LongShortMap(**kwargs)
-        raise ValueError(
-            f"action={action!r} is not a known action map; expected 'simplex', 'long_short' "
-            "or an ActionMap instance"
-        )
+        return ACTION_MAPS.create(action, **kwargs)
     if isinstance(action, ActionMap):
         return action
     raise TypeError(f"action must be a str or an ActionMap; got {type(action).__name__}")

@@ -36,7 +36,7 @@ from allocgym.envs._setup import (
     episode_span,
     prepare,
 )
-from allocgym.envs.actions import ActionMap
+from allocgym.envs.actions import ActionMap, needs_state
 from allocgym.envs.costs import CostModel
 from allocgym.envs.observation import ObservationLayout
 from allocgym.envs.rewards import RewardFn, StepRecord, get_reward
@@ -133,10 +133,10 @@ class PortfolioEnv(gym.Env):
     ----------
     market : MarketData, path, DataFrame or None
         Prices; ``None`` = the embedded S&P 500 data (:func:`allocgym.load_market`).
-    features : None, False, str or FeaturePanel
-        ``None``: ``build_features(market, "technical")``; ``False``: no panel (returns
-        window, mask and weights only); a preset name for ``build_features``; or a
-        FeaturePanel aligned with ``market`` (raw values, NaN where unknown).
+    features : None, str or FeaturePanel
+        ``None``: no features (returns window, mask and weights only); a preset name for
+        :func:`~allocgym.build_features` (``"technical"``, ``"standard"``, ``"full"``);
+        or a FeaturePanel aligned with ``market`` (raw values, NaN where unknown).
     cost_bps : float, array of shape (n_assets,) or CostModel, default 10.0
         Proportional cost per unit traded, in basis points (or a full cost model).
     reward : str, callable, class or mapping, default "log_return"
@@ -148,10 +148,12 @@ class PortfolioEnv(gym.Env):
         Days of past log returns per asset in the observation.
     rebalance_every : int, default 1
         Trading days held between decisions; the reward covers the period.
-    action : "simplex", "long_short" or ActionMap, default "simplex"
-        Long-only softmax map with temperature 5, or long/short with gross leverage 1
-        (:class:`~allocgym.envs.SimplexMap` / :class:`~allocgym.envs.LongShortMap` for other
-        parameters).
+    action : str or ActionMap, default "simplex"
+        A name in :data:`~allocgym.envs.ACTION_MAPS`: ``"simplex"`` (long-only softmax,
+        temperature 5), ``"long_short"`` (gross leverage 1), or a low-turnover map that
+        trades from the weights held: ``"band"``, ``"partial"``, ``"residual"``,
+        ``"residual_current"`` (:mod:`allocgym.envs.rebalancing`); or an instance for
+        other parameters.
     observation : "flat" or "dict", default "flat"
     time_features : bool, default False
         Add sin/cos of the weekday and day of year.
@@ -178,7 +180,7 @@ class PortfolioEnv(gym.Env):
     Examples
     --------
     >>> import gymnasium as gym, allocgym.envs
-    >>> env = gym.make("allocgym/Portfolio-v0", features=False, start="2020-01-02")
+    >>> env = gym.make("allocgym/Portfolio-v0", start="2020-01-02")
     >>> obs, info = env.reset(seed=0)
     >>> obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
     """
@@ -233,6 +235,15 @@ class PortfolioEnv(gym.Env):
         self.action_space = data.action_map.space(n_assets)
         flat_space = data.obs.flat_space()
         self.observation_space = data.obs.dict_space() if self.dict_obs else flat_space
+        self._bind_step(data, record)
+        self.t = data.lo
+        self.wealth = self.initial_wealth
+        self._peak = self.wealth
+        self._end = data.hi
+
+    def _bind_step(self, data: EnvData, record: bool) -> None:
+        """The arrays and bound methods the step reads, prepared once."""
+        n_assets = data.market.n_assets
         self._dates64 = data.market.dates.values
         self._date_list = list(self._dates64)  # indexing a list is 30x cheaper
         self._table = data.obs.table
@@ -246,13 +257,10 @@ class PortfolioEnv(gym.Env):
         self._settle = data.accounting.settle
         self._keep_paths = record and data.rebalance_every > 1
         self._to_weights = data.action_map.to_weights
+        self._map_state = needs_state(data.action_map)  # pass the weights held and t
         self._lo = data.lo
         self._plain_obs = data.action_map.long_only and not self.dict_obs
         self._recorder = _Recorder(n_assets) if record else None
-        self.t = data.lo
-        self.wealth = self.initial_wealth
-        self._peak = self.wealth
-        self._end = data.hi
 
     # ------------------------------------------------------------------ public state
     @property
@@ -282,7 +290,10 @@ class PortfolioEnv(gym.Env):
     def action_to_weights(self, action: npt.ArrayLike) -> FloatArray:
         """Target weights (shape (n_assets + 1,), index 0 = cash) the env would trade to."""
         out = np.empty(self.n_assets + 1)
-        return self.action_map.to_weights(action, self._data.tradable[self.t], out)
+        tradable = self._data.tradable[self.t]
+        if self._map_state:
+            return self.action_map.to_weights(action, tradable, out, self._pair[0], self.t)
+        return self.action_map.to_weights(action, tradable, out)
 
     def track(self) -> Track:
         """The daily record of the episode so far (needs ``record=True``)."""
@@ -336,7 +347,10 @@ class PortfolioEnv(gym.Env):
         t = self.t
         if t >= self._end:
             self._check_running()
-        self._to_weights(action, self._tradable[t], self._wt)
+        if self._map_state:
+            self._to_weights(action, self._tradable[t], self._wt, self._wd, t)
+        else:
+            self._to_weights(action, self._tradable[t], self._wt)
         return self._advance()
 
     def step_weights(

@@ -38,7 +38,7 @@ from allocgym.envs._setup import (
     episode_span,
     prepare,
 )
-from allocgym.envs.actions import ActionMap
+from allocgym.envs.actions import ActionMap, needs_state
 from allocgym.envs.costs import CostModel
 from allocgym.envs.observation import ObservationLayout
 from allocgym.envs.portfolio import validate_target_weights
@@ -125,6 +125,7 @@ class PortfolioVecEnv(VecEnv):
         self.wealth = np.full(b, self.initial_wealth)
         self._peak = self.wealth.copy()
         self._actions: FloatArray | None = None
+        self._map_state = needs_state(data.action_map)  # pass the weights held and t
         self.last: dict[str, FloatArray] = {}
 
     @property
@@ -233,7 +234,10 @@ class PortfolioVecEnv(VecEnv):
         self._check_running()
         if target is None:
             tradable = np.take(data.tradable, t, axis=0)  # np.take: 2x faster than indexing
-            target = self.action_map.to_weights_batch(actions, tradable)
+            if self._map_state:
+                target = self.action_map.to_weights_batch(actions, tradable, self.weights, t)
+            else:
+                target = self.action_map.to_weights_batch(actions, tradable)
         pair = np.stack((self.weights, target))
         before, target = pair[0], pair[1]
         t1 = t + 1 if self.rebalance_every == 1 else np.minimum(t + self.rebalance_every, self._end)

@@ -8,8 +8,10 @@ value and what is allowed whenever something is wrong::
     output_dir: runs
     data:        {source: null, start: "2008-01-01", end: null}
     features:    {preset: standard, overrides: {}}       # technical | standard | full
-    env:         {cost_bps: 10, reward: log_return, reward_kwargs: {}, window: 30,
-                  rebalance_every: 1, action: simplex, episode_length: 252}
+    env:         {cost_bps: 10, reward: log_return, reward_kwargs: {}, window: 20,
+                  rebalance_every: 5, action: simplex, action_kwargs: {},
+                  episode_length: 50, norm_window: 252, time_features: false,
+                  observation: flat}                   # an allocgym.envs.EnvSettings
     walk_forward: {train: 1260, test: 252, step: null, expanding: false, purge: 0}
     agents:
       - {name: ppo, label: PPO, timesteps: 20000, seeds: [0], network: mlp,
@@ -22,6 +24,7 @@ value and what is allowed whenever something is wrong::
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import difflib
 import types
@@ -32,13 +35,14 @@ from typing import Any
 
 import yaml
 
-from allocgym.exceptions import ConfigError
+from allocgym.envs.settings import EnvSettings
+from allocgym.exceptions import ConfigError, SettingError
+from allocgym.predictors.config import DEFAULT_PRESET
 
 __all__ = [
     "AgentConfig",
     "BaselineConfig",
     "DataConfig",
-    "EnvConfig",
     "ExperimentConfig",
     "FeaturesConfig",
     "ReportConfig",
@@ -61,13 +65,12 @@ def _check_name(path: str, registry: Any, name: Any) -> str:
     return found
 
 
-def _check_reward(path: str, reward: Any, kwargs: dict[str, Any]) -> None:
-    from allocgym.envs.rewards import get_reward
-
+def _settings(path: str, **values: Any) -> EnvSettings:
+    """An :class:`EnvSettings` whose errors name the key under ``path``."""
     try:
-        get_reward(reward, **kwargs)
-    except (KeyError, ValueError, TypeError, ImportError, AttributeError) as exc:
-        raise ConfigError(f"{path}: {reward!r} is invalid: {exc}") from None
+        return EnvSettings(**values)
+    except SettingError as exc:
+        _fail(f"{path}.{exc.field}", exc.value, exc.expected)
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,7 @@ class DataConfig:
 class FeaturesConfig:
     """Feature preset (technical | standard | full) and overrides of its fields."""
 
-    preset: str = "standard"
+    preset: str = DEFAULT_PRESET
     overrides: dict[str, Any] = field(default_factory=dict)
     cache: bool = True
 
@@ -92,51 +95,6 @@ class FeaturesConfig:
 
         if self.preset not in PRESETS:
             _fail(f"{path}.preset", self.preset, f"one of {sorted(PRESETS)}")
-
-
-@dataclass(frozen=True)
-class EnvConfig:
-    """Environment settings shared by training and backtesting (same costs and timing)."""
-
-    cost_bps: float = 10.0
-    reward: str | dict[str, float] = "log_return"
-    reward_kwargs: dict[str, Any] = field(default_factory=dict)
-    window: int = 30
-    rebalance_every: int = 1
-    action: str = "simplex"
-    episode_length: int | None = 252
-
-    def check(self, path: str) -> None:
-        from allocgym.envs.costs import MAX_BPS, CostModel
-
-        try:  # the same check as the environment's, before any feature is built
-            CostModel(self.cost_bps)
-        except ValueError:
-            _fail(
-                f"{path}.cost_bps",
-                self.cost_bps,
-                f"a number of basis points in [0, {MAX_BPS:.0f})",
-            )
-        if self.window < 1:
-            _fail(f"{path}.window", self.window, "an integer >= 1")
-        if self.rebalance_every < 1:
-            _fail(f"{path}.rebalance_every", self.rebalance_every, "an integer >= 1")
-        if self.action not in ("simplex", "long_short"):
-            _fail(f"{path}.action", self.action, "'simplex' or 'long_short'")
-        if self.episode_length is not None and self.episode_length < 2:
-            _fail(f"{path}.episode_length", self.episode_length, "an integer >= 2 or null")
-        _check_reward(f"{path}.reward", self.reward, self.reward_kwargs)
-
-    def env_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of :class:`~allocgym.envs.PortfolioEnv` (no range, no data)."""
-        return {
-            "cost_bps": self.cost_bps,
-            "reward": self.reward,
-            "reward_kwargs": dict(self.reward_kwargs),
-            "window": self.window,
-            "rebalance_every": self.rebalance_every,
-            "action": self.action,
-        }
 
 
 @dataclass(frozen=True)
@@ -184,13 +142,11 @@ class AgentConfig:
         found = AGENTS.find(self.name)
         return self.label or (AGENTS.entry(found).label if found else self.name.upper())
 
-    def env_kwargs(self, env: EnvConfig) -> dict[str, Any]:
-        """The training env's settings: the experiment's, with this agent's reward."""
-        kwargs = env.env_kwargs()
-        if self.reward is not None:
-            kwargs["reward"] = self.reward
-            kwargs["reward_kwargs"] = dict(self.reward_kwargs or {})
-        return kwargs
+    def env_settings(self, env: EnvSettings) -> EnvSettings:
+        """The training env's settings: the experiment's ``env``, with this agent's reward."""
+        if self.reward is None:
+            return env
+        return dataclasses.replace(env, reward=self.reward, reward_kwargs=self.reward_kwargs or {})
 
     def check(self, path: str) -> None:
         from allocgym.agents.registry import AGENTS, resolve_hyperparameters
@@ -207,7 +163,7 @@ class AgentConfig:
         except ConfigError as exc:
             raise ConfigError(f"{path}.hyperparameters: {exc}") from None
         if self.reward is not None:
-            _check_reward(f"{path}.reward", self.reward, self.reward_kwargs or {})
+            _settings(path, reward=self.reward, reward_kwargs=self.reward_kwargs or {})
 
 
 @dataclass(frozen=True)
@@ -220,19 +176,50 @@ class BaselineConfig:
 
     @property
     def display(self) -> str:
+        """``label``, else the policy's own label (e.g. a Black-Litterman without views
+        says so), else the registry's."""
         from allocgym.baselines import BASELINES
 
+        if self.label:
+            return self.label
         found = BASELINES.find(self.name)
-        return self.label or (BASELINES.entry(found).label if found else self.name)
+        if found is None:
+            return self.name
+        try:
+            own = getattr(self.build(), "label", None)
+        except (ConfigError, ValueError, TypeError):  # reported by check()
+            own = None
+        return own if isinstance(own, str) and own else BASELINES.entry(found).label
 
-    def check(self, path: str) -> None:
-        from allocgym.baselines import BASELINES
+    def check(self, path: str, features: FeaturesConfig | None = None) -> None:
+        """Name, parameter names and values, and (given ``features``) that the feature
+        preset makes every feature the baseline needs (Black-Litterman's LSTM views)."""
+        from allocgym.baselines import BASELINES, RENAMED_PARAMETERS, check_features
+        from allocgym.predictors.config import PRESETS, FeatureConfig
 
         _check_name(f"{path}.name", BASELINES, self.name)
+        for key in self.params:
+            if key in RENAMED_PARAMETERS:
+                new, why = RENAMED_PARAMETERS[key]
+                raise ConfigError(f"{path}.params.{key}: was renamed {new!r}: {why}")
         try:
-            self.build()  # cheap (no data, no solver): bad values fail before any work
+            policy = self.build()  # cheap (no data, no solver): bad values fail before any work
         except (ConfigError, ValueError, TypeError) as exc:
             raise ConfigError(f"{path}.params: {exc}") from None
+        if features is None or features.preset not in PRESETS:
+            return
+        preset = PRESETS[features.preset]
+        try:  # the runner's resolution: the preset with the overrides on top
+            made = FeatureConfig.from_dict({**preset.to_dict(), **features.overrides})
+        except (ConfigError, ValueError, TypeError):
+            return  # bad overrides are the features section's error, not this one's
+        source = f"features.preset {features.preset!r}"
+        if features.overrides:
+            source += " with its overrides"
+        try:
+            check_features(policy, made, source=source)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
 
     def build(self) -> Any:
         """The baseline policy this entry names, built by :data:`~allocgym.baselines.BASELINES`."""
@@ -258,7 +245,7 @@ class ExperimentConfig:
     seed: int = 0
     data: DataConfig = field(default_factory=DataConfig)
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
-    env: EnvConfig = field(default_factory=EnvConfig)
+    env: EnvSettings = field(default_factory=EnvSettings)
     walk_forward: WalkForwardConfig = field(default_factory=WalkForwardConfig)
     agents: tuple[AgentConfig, ...] = ()
     baselines: tuple[BaselineConfig, ...] = (BaselineConfig(),)
@@ -286,14 +273,13 @@ class ExperimentConfig:
         if not self.name or "/" in self.name:
             _fail("name", self.name, "a non-empty folder name without '/'")
         self.features.check("features")
-        self.env.check("env")
         self.walk_forward.check("walk_forward")
         labels = []
         for i, a in enumerate(self.agents):
             a.check(f"agents[{i}]")
             labels.append(a.display)
         for i, b in enumerate(self.baselines):
-            b.check(f"baselines[{i}]")
+            b.check(f"baselines[{i}]", self.features)
             labels.append(b.display)
         if not labels:
             _fail("agents/baselines", [], "at least one agent or baseline")
@@ -329,7 +315,25 @@ def _type_ok(value: Any, tp: Any) -> bool:
         return isinstance(value, list | tuple)
     if origin is dict or tp is dict:
         return isinstance(value, dict)
+    if origin is collections.abc.Callable:
+        return callable(value)
     return isinstance(value, tp)
+
+
+def _type_name(tp: Any) -> str:
+    """``float or list or CostModel`` for ``float | tuple[float, ...] | CostModel``."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(t) for t in typing.get_args(tp))
+    if tp is type(None):
+        return "null"
+    if origin is tuple:
+        return "list"
+    if origin is dict or tp is dict:
+        return "mapping"
+    if origin is collections.abc.Callable:
+        return "callable"
+    return getattr(tp, "__name__", str(tp))
 
 
 def _build(cls: type, data: Any, path: str):
@@ -350,7 +354,7 @@ def _build(cls: type, data: Any, path: str):
         nested = {
             "data": DataConfig,
             "features": FeaturesConfig,
-            "env": EnvConfig,
+            "env": EnvSettings,
             "walk_forward": WalkForwardConfig,
             "report": ReportConfig,
         }
@@ -363,8 +367,10 @@ def _build(cls: type, data: Any, path: str):
             kwargs[key] = tuple(_build(item, v, f"{where}[{i}]") for i, v in enumerate(value))
         else:
             if not _type_ok(value, tp):
-                _fail(where, value, f"a value of type {getattr(tp, '__name__', tp)}")
+                _fail(where, value, f"a value of type {_type_name(tp)}")
             kwargs[key] = tuple(value) if typing.get_origin(tp) is tuple else value
+    if cls is EnvSettings:  # validated by building its objects; errors name the key
+        return _settings(path, **kwargs)
     return cls(**kwargs)
 
 

@@ -20,12 +20,19 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
 
 from allocgym.exceptions import ConfigError
 from allocgym.experiment.config import ExperimentConfig, load_config
 
-__all__ = ["build_policies", "run_experiment"]
+if TYPE_CHECKING:
+    from allocgym.backtest import WalkForward
+    from allocgym.data import MarketData
+    from allocgym.predictors import FeaturePanel
+
+__all__ = ["PreparedRun", "build_policies", "prepare_run", "run_experiment", "train_agents"]
 
 _TABLE_COLUMNS = (
     "kind", "ann_return", "ann_volatility", "sharpe", "max_drawdown", "win_rate",
@@ -45,8 +52,7 @@ def build_policies(config: ExperimentConfig, progress: Any = None) -> dict[str, 
                 agent.name,
                 agent.timesteps,
                 seed,
-                agent.env_kwargs(config.env),
-                episode_length=config.env.episode_length,
+                env=agent.env_settings(config.env),
                 network=agent.network,
                 hyperparameters=agent.hyperparameters,
                 name=label,
@@ -107,7 +113,9 @@ def run_experiment(
     from allocgym.backtest import backtest
     from allocgym.backtest.tensorboard import write_tensorboard
 
-    config, market, features, splitter, folds = _prepare(config, fresh, progress, verbose)
+    config, market, features, splitter, folds = prepare_run(
+        config, fresh=fresh, progress=progress, verbose=verbose
+    )
     say = print if verbose else (lambda *a, **k: None)
     run_dir = config.run_dir
     bar = _training_bar(config, len(folds), progress)
@@ -119,10 +127,11 @@ def run_experiment(
             market,
             features,
             splitter=splitter,
+            env=config.env,
             benchmark=config.report.benchmark,
             n_boot=config.report.n_boot,
             name=config.name,
-            **backtest_env_kwargs(config),
+            progress=False,  # the training bar above is this run's progress
         )
     finally:
         bar.close()
@@ -139,26 +148,35 @@ def run_experiment(
     return results
 
 
-def backtest_env_kwargs(config: ExperimentConfig) -> dict[str, Any]:
-    """The environment arguments of :func:`~allocgym.backtest.backtest` for ``config``.
+class PreparedRun(NamedTuple):
+    """What every stage of a run starts from (:func:`prepare_run`)."""
 
-    Shared with the sweep's validation pass so that both evaluate agents in the same
-    environment as ``allocgym run``.
+    config: ExperimentConfig
+    market: MarketData
+    features: FeaturePanel
+    splitter: WalkForward
+    folds: list[tuple[np.ndarray, np.ndarray]]
+
+
+def prepare_run(
+    config: ExperimentConfig | str | Path,
+    *,
+    fresh: bool = False,
+    progress: bool = True,
+    verbose: bool = True,
+) -> PreparedRun:
+    """The run folder, market, point-in-time features and folds of an experiment.
+
+    Shared by :func:`run_experiment`, :func:`train_agents` and the sweep's trials.
+    Loads and validates ``config`` (a path) first, so a bad config fails before any
+    data is read; creates the run folder (``fresh``: deletes it first) and refuses a
+    folder made with another config; builds the features (cached).
+
+    Returns
+    -------
+    PreparedRun
+        ``(config, market, features, splitter, folds)``.
     """
-    return {
-        "cost_bps": config.env.cost_bps,
-        "reward": config.env.reward,
-        "window": config.env.window,
-        "env_kwargs": {
-            k: v
-            for k, v in config.env.env_kwargs().items()
-            if k not in ("cost_bps", "reward", "window", "rebalance_every")
-        },
-    }
-
-
-def _prepare(config: ExperimentConfig | str | Path, fresh: bool, progress: bool, verbose: bool):
-    """Config, market, point-in-time features and folds, shared by run and train."""
     import shutil
 
     from allocgym.backtest import WalkForward
@@ -193,7 +211,7 @@ def _prepare(config: ExperimentConfig | str | Path, fresh: bool, progress: bool,
             f"walk_forward: train={splitter.train} + test windows do not fit in "
             f"{market.n_dates} days of data; shorten train or widen the date range"
         )
-    return config, market, features, splitter, folds
+    return PreparedRun(config, market, features, splitter, folds)
 
 
 def _training_bar(config: ExperimentConfig, n_folds: int, progress: bool):
@@ -217,7 +235,9 @@ def train_agents(
 
     A later ``run_experiment`` with the same config loads these models.
     """
-    config, market, features, _, folds = _prepare(config, fresh, progress, verbose)
+    config, market, features, _, folds = prepare_run(
+        config, fresh=fresh, progress=progress, verbose=verbose
+    )
     bar = _training_bar(config, len(folds), progress)
     saved = []
     try:
@@ -227,7 +247,7 @@ def train_agents(
             for train, _ in folds:
                 sl = slice(int(train[0]), int(train[-1]) + 1)
                 policy.fit(market[sl], features[sl])
-                saved.append(policy.checkpoint_dir / policy._key(market[sl]))
+                saved.append(policy.checkpoint_dir / policy.fold_key(market[sl]))
     finally:
         bar.close()
     return saved

@@ -10,6 +10,7 @@ from typing import Any
 from allocgym.predictors.build import build_features
 from allocgym.predictors.cache import CACHE_ENV_VAR, cache_key, default_cache_dir
 from allocgym.predictors.config import (
+    DEFAULT_PRESET,
     PRESETS,
     FeatureConfig,
     GarchConfig,
@@ -42,6 +43,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "CACHE_ENV_VAR",
+    "DEFAULT_PRESET",
     "PRESETS",
     "FeatureConfig",
     "FeaturePanel",

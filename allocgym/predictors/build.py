@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from allocgym.data import MarketData
 from allocgym.exceptions import AllocgymWarning
 from allocgym.predictors.cache import cache_key, default_cache_dir, load_panel, save_panel
-from allocgym.predictors.config import FeatureConfig, resolve_config
+from allocgym.predictors.config import DEFAULT_PRESET, FeatureConfig, resolve_config
 from allocgym.predictors.panel import FeaturePanel
 from allocgym.predictors.schedule import Predictor, refit_dates, walk_forward
 from allocgym.predictors.technical import TechnicalFeatures
@@ -122,7 +122,7 @@ def _compute(market: MarketData, config: FeatureConfig, progress: bool) -> Featu
 
 def build_features(
     market: MarketData,
-    config: FeatureConfig | str | dict[str, Any] | None = None,
+    config: FeatureConfig | str | dict[str, Any] = DEFAULT_PRESET,
     *,
     cache_dir: str | os.PathLike | bool | None = None,
     progress: bool = True,
@@ -132,9 +132,10 @@ def build_features(
     Parameters
     ----------
     market : MarketData
-    config : FeatureConfig, str, dict or None
-        ``None`` is the ``"full"`` preset; ``"technical"``, ``"standard"`` or
-        ``"full"``; a dict of :class:`FeatureConfig` fields; or a FeatureConfig.
+    config : FeatureConfig, str or dict, default :data:`DEFAULT_PRESET` (``"standard"``)
+        A preset name, ``"technical"``, ``"standard"`` or ``"full"``; a dict of
+        :class:`FeatureConfig` fields; or a FeatureConfig. (``None``, "no features" for
+        the environments and the backtester, is refused here.)
     cache_dir : path, bool or None
         Where panels are cached. ``None`` or ``True``: ``$ALLOCGYM_CACHE_DIR`` or
         ``~/.cache/allocgym/features``; ``False``: no cache.

@@ -4,8 +4,13 @@ A :class:`FeatureConfig` is a frozen dataclass, so it hashes into the cache key 
 saved resolved next to every run. The presets are
 
 - ``"technical"``: technical features only (builds in seconds);
-- ``"standard"``: technical + GARCH volatility + HMM regime probabilities;
-- ``"full"``: standard + the LSTM return forecast (the default).
+- ``"standard"``: technical + GARCH volatility + HMM regime probabilities
+  (:data:`DEFAULT_PRESET`: what ``build_features(market)`` and a config without
+  ``features.preset`` build);
+- ``"full"``: standard + the LSTM return forecast.
+
+A preset is always named: ``None`` means "no features" wherever features are optional
+(the environments, the backtester), so it is not a preset.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any, Literal
 from allocgym.exceptions import ConfigError
 
 __all__ = [
+    "DEFAULT_PRESET",
     "PRESETS",
     "FeatureConfig",
     "GarchConfig",
@@ -278,11 +284,21 @@ PRESETS: dict[str, FeatureConfig] = {
     "full": FeatureConfig(),
 }
 
+DEFAULT_PRESET = "standard"
+"""The preset built when none is named (``build_features``, a config's ``features``)."""
 
-def resolve_config(config: FeatureConfig | str | dict[str, Any] | None) -> FeatureConfig:
-    """``None`` -> the ``"full"`` preset; a preset name; a dict; or a FeatureConfig."""
+
+def resolve_config(config: FeatureConfig | str | dict[str, Any]) -> FeatureConfig:
+    """A preset name, a dict of :class:`FeatureConfig` fields, or a FeatureConfig.
+
+    ``None`` is refused: it means "no features" elsewhere, so it cannot also name a preset.
+    """
     if config is None:
-        return PRESETS["full"]
+        raise TypeError(
+            f"config=None names no feature preset; expected one of {sorted(PRESETS)} (default "
+            f"{DEFAULT_PRESET!r}), a dict or a FeatureConfig. None means 'no features': pass "
+            "features=None to the environment or the backtester instead of building a panel"
+        )
     if isinstance(config, FeatureConfig):
         return config
     if isinstance(config, str):
@@ -296,6 +312,5 @@ def resolve_config(config: FeatureConfig | str | dict[str, Any] | None) -> Featu
     if isinstance(config, dict):
         return FeatureConfig.from_dict(config)
     raise TypeError(
-        f"config must be None, a preset name, a dict or a FeatureConfig; got "
-        f"{type(config).__name__}"
+        f"config must be a preset name, a dict or a FeatureConfig; got {type(config).__name__}"
     )

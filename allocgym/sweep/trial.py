@@ -80,7 +80,7 @@ def validation_pass(
     """
     from allocgym.backtest import WalkForward, backtest
     from allocgym.backtest.metrics import sharpe_ratio
-    from allocgym.experiment.runner import backtest_env_kwargs, build_policies
+    from allocgym.experiment.runner import build_policies
 
     val_config = dataclasses.replace(config, output_dir=str(config.run_dir), name="validation")
     agents = {k: p for k, p in build_policies(val_config).items() if hasattr(p, "checkpoint_dir")}
@@ -101,9 +101,10 @@ def validation_pass(
             market[sub],
             None if features is None else features[sub],
             splitter=WalkForward(fit_days, validation, purge=purge),
+            env=config.env,
             n_boot=10,
             name=f"{config.name} validation fold {k}",
-            **backtest_env_kwargs(config),
+            progress=False,
         )
         returns.append(res.returns.mean(axis=1).to_numpy())
         running.append(sharpe_ratio(np.concatenate(returns)))
@@ -146,7 +147,7 @@ def _run_trial(
     validation: int,
     report: Reporter | None,
 ) -> dict[str, Any]:
-    from allocgym.experiment.runner import _prepare, run_experiment
+    from allocgym.experiment.runner import prepare_run, run_experiment
 
     record: dict[str, Any] = {
         "trial_id": trial.trial_id,
@@ -160,7 +161,7 @@ def _run_trial(
     try:
         config = trial_config(base, trial, root / "trials")
         record["label"] = config.agents[0].display
-        config, market, features, _, folds = _prepare(config, False, False, False)
+        config, market, features, _, folds = prepare_run(config, progress=False, verbose=False)
 
         def provisional(metrics: dict[str, Any]) -> None:
             record.update(metrics)

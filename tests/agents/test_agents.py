@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -17,7 +19,7 @@ from allocgym.agents import (
     list_agents,
     make_agent,
 )
-from allocgym.envs import PortfolioEnv
+from allocgym.envs import EnvSettings, PortfolioEnv
 from allocgym.exceptions import ConfigError
 from allocgym.policy import PolicyState
 
@@ -29,7 +31,7 @@ def _params(model) -> torch.Tensor:
 @pytest.fixture
 def env(synthetic_market):
     return PortfolioEnv(
-        synthetic_market[:300], False, window=5, random_start=True, episode_length=20
+        synthetic_market[:300], None, window=5, random_start=True, episode_length=20
     )
 
 
@@ -65,7 +67,7 @@ def _train(env_factory, seed):
 def test_same_seed_same_model_on_cpu(synthetic_market):
     def factory():
         return PortfolioEnv(
-            synthetic_market[:300], False, window=5, random_start=True, episode_length=20
+            synthetic_market[:300], None, window=5, random_start=True, episode_length=20
         )
 
     a, b, c = _train(factory, 1), _train(factory, 1), _train(factory, 2)
@@ -74,7 +76,7 @@ def test_same_seed_same_model_on_cpu(synthetic_market):
 
 
 def test_asset_encoder_is_permutation_equivariant(synthetic_market):
-    env = PortfolioEnv(synthetic_market[:300], False, window=5)
+    env = PortfolioEnv(synthetic_market[:300], None, window=5)
     kwargs = asset_encoder_kwargs(env)["features_extractor_kwargs"]
     enc = AssetEncoder(
         env.observation_space, embed_dim=4, **{k: v for k, v in kwargs.items() if k != "embed_dim"}
@@ -165,12 +167,14 @@ def learn_calls(monkeypatch) -> list:
     return calls
 
 
+TINY = EnvSettings(window=5, rebalance_every=5, episode_length=10)
+HP = {"n_steps": 32, "batch_size": 16, "n_epochs": 1}
+
+
 def _rl_agent(folder, progress=None) -> RLAgent:
     return RLAgent(
-        "ppo", 64, seed=0, env_kwargs={"window": 5, "rebalance_every": 5}, episode_length=10,
-        hyperparameters={"n_steps": 32, "batch_size": 16, "n_epochs": 1},
-        checkpoint_dir=folder, progress=progress,
-    )  # fmt: skip
+        "ppo", 64, seed=0, env=TINY, hyperparameters=HP, checkpoint_dir=folder, progress=progress
+    )
 
 
 def test_rl_agent_loads_a_saved_fold_instead_of_retraining(tmp_path, synthetic_market, learn_calls):
@@ -228,3 +232,69 @@ def test_agent_policy_decides_every_k_days_and_holds_in_between(synthetic_market
     policy.reset()
     policy.act(PolicyState.at(synthetic_market, 20, held, observation=np.zeros(3)))
     assert Model.calls == 4  # reset starts a new schedule
+
+
+def test_rl_agent_defaults_are_the_config_defaults(synthetic_market):
+    """One set of defaults: RLAgent() trains in the env a config without ``env:`` makes."""
+    from allocgym.experiment import load_config
+
+    agent = RLAgent()
+    assert agent.env == EnvSettings() == load_config({}).env
+    assert (agent.env.rebalance_every, agent.env.window, agent.env.episode_length) == (5, 20, 50)
+    env = agent.make_env(synthetic_market[:400], None)
+    assert env.rebalance_every == 5 and env.random_start and env.features is None
+    with pytest.raises(TypeError, match=r"env must be an allocgym\.envs\.EnvSettings"):
+        RLAgent(env={"window": 5})
+
+
+def test_backtest_and_rl_agent_from_one_settings_use_equal_settings(synthetic_market, monkeypatch):
+    """The training env and the backtest env come from the same EnvSettings: same costs,
+    observations and action map; the agent decides every ``rebalance_every`` days while
+    the backtest env steps daily (so the baselines keep their own schedule)."""
+    from allocgym.backtest import WalkForward, backtest, engine
+    from allocgym.baselines import EqualWeight
+
+    settings = EnvSettings(cost_bps=7, reward="differential_sharpe", window=5,
+                           rebalance_every=5, episode_length=10, norm_window=50)  # fmt: skip
+    built = {}
+    real = engine._env_class()
+
+    class Recorded(real):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            built["backtest"] = self
+
+    monkeypatch.setattr(engine, "_env_class", lambda: Recorded)
+    agent = RLAgent("ppo", 64, seed=0, env=settings, hyperparameters=HP)
+    make_env = agent.make_env
+    monkeypatch.setattr(agent, "make_env", lambda *a: built.setdefault("training", make_env(*a)))
+    market = synthetic_market[:400]
+    res = backtest(
+        {"PPO": agent, "1/N": EqualWeight()}, market, splitter=WalkForward(300, 90),
+        env=settings, n_boot=20,
+    )  # fmt: skip
+    train, test = built["training"], built["backtest"]
+    assert train.cost_model.cost_bps == test.cost_model.cost_bps == 7.0
+    assert type(train.reward_fn) is type(test.reward_fn)
+    assert train.observation_space == test.observation_space
+    assert repr(train.action_map) == repr(test.action_map)
+    assert train.rebalance_every == agent.policy_.rebalance_every == 5
+    assert test.rebalance_every == 1
+    assert res.config["env"] == settings.to_dict()
+    assert res.config["policies"]["PPO"]["params"]["env"] == settings.to_dict()
+
+
+def test_backtest_refuses_an_agent_trained_on_other_observations(synthetic_market, learn_calls):
+    from allocgym.backtest import WalkForward, backtest
+
+    agent = _rl_agent(None)  # window 5
+    with pytest.raises(ValueError, match=r"policy 'PPO' trains with env\.window=5 but the "
+                       r"backtest steps env\.window=20"):  # fmt: skip
+        backtest({"PPO": agent}, synthetic_market[:400], splitter=WalkForward(300, 90))
+    assert learn_calls == []  # refused before any training
+    # another reward or cost changes only what the agent learns: allowed
+    other = dataclasses.replace(TINY, reward="mean_variance", cost_bps=50)
+    assert TINY.differences(other) == {}
+    assert TINY.differences(dataclasses.replace(TINY, action="long_short")) == {
+        "action": ("simplex", "long_short")
+    }

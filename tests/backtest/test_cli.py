@@ -7,9 +7,10 @@ import sys
 
 import pytest
 
-from allocgym.backtest._cli import DEFAULT_POLICIES, make_policies
+from allocgym.backtest._cli import DEFAULT_POLICIES, make_policies, runnable_policies
 from allocgym.baselines import BASELINES, EqualWeight, MeanVariance, MinVariance
 from allocgym.exceptions import ConfigError
+from allocgym.predictors.config import PRESETS
 from tests.helpers import CLI_TIMEOUT
 
 
@@ -30,7 +31,11 @@ def test_backtest_then_report(tmp_path) -> None:
     )  # fmt: skip
     assert res.returncode == 0, res.stderr
     # policies are labelled as in a config's results (the registry's labels)
-    assert "Min-variance" in res.stdout and "Black-Litterman" in res.stdout
+    assert "Min-variance" in res.stdout and "Mean-variance" in res.stdout
+    # no features, so no views: Black-Litterman is left out of the default list, saying why
+    assert "Black-Litterman" not in res.stdout
+    assert "Black-Litterman left out of the default policies" in res.stderr
+    assert "--features full" in res.stderr
     for f in ("metrics.csv", "returns.parquet", "weights.parquet", "config.yaml", "report.md"):
         assert (out / f).is_file()
     report = (out / "report.md").read_text()
@@ -60,6 +65,26 @@ def test_policies_takes_the_names_a_config_takes() -> None:
     ]  # fmt: skip
 
 
+def test_the_default_list_has_black_litterman_only_with_views() -> None:
+    """Default list: policies whose features --features does not make are left out; a
+    list the user wrote fails instead, before any feature is built."""
+    default = make_policies(DEFAULT_POLICIES, 63, 5)
+    for preset in ("technical", "standard"):
+        kept = runnable_policies(default, PRESETS[preset], drop=True, source=f"--features {preset}")
+        assert list(kept) == ["1/N", "Min-variance", "Mean-variance"]
+    assert list(runnable_policies(default, None, drop=True)) == list(kept)
+    assert list(runnable_policies(default, PRESETS["full"], drop=True)) == list(default)
+    with pytest.raises(
+        ConfigError,
+        match=r"--policies: BlackLitterman needs .*'lstm_forecast'"
+        r".*--features standard has no lstm predictor",
+    ):
+        runnable_policies(
+            make_policies("1/N,black_litterman", 63, 5), PRESETS["standard"], drop=False,
+            source="--features standard",
+        )  # fmt: skip
+
+
 def test_policies_keeps_the_old_cli_names() -> None:
     policies = make_policies("1/N, max_sharpe ,buy_and_hold", lookback=63, rebalance=5)
     assert list(policies) == ["1/N", "Max-Sharpe", "Buy & hold"]
@@ -85,3 +110,22 @@ def test_every_registered_baseline_is_a_cli_policy() -> None:
 def test_bad_policies_name_the_value_and_the_known_names(spec, message) -> None:
     with pytest.raises(ConfigError, match=message):
         make_policies(spec, 63, 5)
+
+
+def test_backtest_flags_make_one_env_settings_checked_before_any_data(monkeypatch) -> None:
+    import argparse
+
+    from allocgym.backtest._cli import env_settings, run_backtest
+    from allocgym.cli import build_parser
+    from allocgym.envs import EnvSettings
+
+    args = build_parser().parse_args(["backtest", "--cost-bps", "5"])
+    assert env_settings(args) == EnvSettings(cost_bps=5.0)
+
+    def never(*a, **k):
+        raise AssertionError("data was loaded for an invalid --cost-bps")
+
+    monkeypatch.setattr("allocgym.data.load_market", never)
+    bad = argparse.Namespace(**{**vars(args), "cost_bps": -1.0})
+    with pytest.raises(ConfigError, match=r"--cost-bps -1\.0 is invalid; expected a number"):
+        run_backtest(bad)

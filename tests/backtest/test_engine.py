@@ -9,6 +9,7 @@ import pytest
 from allocgym.backtest import Results, WalkForward, backtest
 from allocgym.baselines import BlackLitterman, EqualWeight, MeanVariance, MinVariance
 from allocgym.data import MarketData
+from allocgym.envs import EnvSettings
 from allocgym.policy import PolicyState
 from tests.baselines.test_policies import make_panel
 
@@ -60,6 +61,7 @@ def test_one_continuous_out_of_sample_track_per_policy(results: Results, market)
 
 
 GAPPED = WalkForward(train=200, test=100, step=150)
+ZERO_COST = EnvSettings(cost_bps=0.0)
 
 
 def test_gaps_between_test_windows_are_left_out_of_the_track(market) -> None:
@@ -71,7 +73,7 @@ def test_gaps_between_test_windows_are_left_out_of_the_track(market) -> None:
         (200, 299), (350, 449), (500, 599),
     ]  # fmt: skip
     rows = np.r_[201:301, 351:451, 501:601]
-    res = backtest({"ew": EqualWeight(rebalance_every=1)}, market, splitter=GAPPED, cost_bps=0.0)
+    res = backtest({"ew": EqualWeight(rebalance_every=1)}, market, splitter=GAPPED, env=ZERO_COST)
     assert len(res.returns) == 300
     pd.testing.assert_index_equal(
         res.returns.index, market.dates[rows], check_names=False, check_exact=True, check_freq=False
@@ -132,7 +134,7 @@ class _WealthSeen(EqualWeight):
 
 def test_a_gap_restarts_from_the_previous_weights_and_wealth(market) -> None:
     ew = _WealthSeen(rebalance_every=1)
-    res = backtest({"ew": ew}, market, splitter=GAPPED, cost_bps=10)
+    res = backtest({"ew": ew}, market, splitter=GAPPED, env=EnvSettings(cost_bps=10))
     wealth, turnover = res.wealth["ew"].to_numpy(), res.turnover["ew"].to_numpy()
     weights = res.weights["ew"].to_numpy()
     # day 0: all cash into 1/N (turnover 1); after each gap the trade starts from the
@@ -158,7 +160,7 @@ def test_costs_are_charged_only_when_trading(results: Results) -> None:
 
 def test_zero_cost_daily_1_over_n_equals_the_compounded_mean_return(market) -> None:
     """SPEC invariant 2 through the backtester: constant mix, no costs."""
-    res = backtest({"ew": EqualWeight(rebalance_every=1)}, market, splitter=SPLIT, cost_bps=0.0)
+    res = backtest({"ew": EqualWeight(rebalance_every=1)}, market, splitter=SPLIT, env=ZERO_COST)
     r = np.asarray(market.returns)[SPLIT.train + 1 :]
     np.testing.assert_allclose(res.returns["ew"].to_numpy(), r.mean(axis=1), atol=1e-14)
     np.testing.assert_allclose(res.wealth["ew"].iloc[-1], np.prod(1 + r.mean(axis=1)), rtol=1e-12)
@@ -222,8 +224,9 @@ def test_point_in_time_results_before_a_date_ignore_later_prices(market) -> None
     prices = np.array(market.prices)
     prices[cut + 1 :] *= np.random.default_rng(0).uniform(0.8, 1.2, prices[cut + 1 :].shape)
     changed = market.with_prices(prices)
-    a = backtest(four(), market, splitter=SPLIT, n_boot=20)
-    b = backtest(four(), changed, splitter=SPLIT, n_boot=20)
+    panel = make_panel(market)  # Black-Litterman takes its views from it
+    a = backtest(four(), market, panel, splitter=SPLIT, n_boot=20)
+    b = backtest(four(), changed, panel, splitter=SPLIT, n_boot=20)
     upto = a.returns.index <= market.dates[cut]
     pd.testing.assert_frame_equal(a.returns[upto], b.returns[upto])
     for k in a.weights:
@@ -288,7 +291,7 @@ def test_a_panel_on_a_longer_history_is_aligned_to_the_market(synthetic_market, 
 
 
 def test_config_with_array_parameters_saves_as_yaml(market, tmp_path) -> None:
-    pol = {"bl": BlackLitterman(lookback=60, reference_weights=np.arange(1.0, 6.0))}
+    pol = {"bl": BlackLitterman(lookback=60, reference_weights=np.arange(1.0, 6.0), views="none")}
     res = backtest(pol, market, splitter=SPLIT, n_boot=20)
     res.save(tmp_path)
     params = Results.load(tmp_path).config["policies"]["bl"]["params"]
@@ -356,13 +359,12 @@ def test_a_last_fold_holding_only_the_final_date_adds_no_return(synthetic_market
 
 
 def test_without_a_panel_policies_see_the_price_only_observation(short) -> None:
-    """No feature panel: the environment is built with ``features=False`` (returns window,
-    mask and weights), not with the default technical features."""
-    from allocgym.envs.portfolio import PortfolioEnv
-
+    """No feature panel: the environment is built with ``features=None`` (returns window,
+    mask and weights), not with a preset's features."""
     cash = _Cash()
     backtest({"cash": cash}, short, splitter=ONE_FOLD, n_boot=20)
-    env = PortfolioEnv(short, False, start=200, end=299, window=30, cost_bps=10.0)
+    settings = EnvSettings()  # the backtest's default, stepped one day at a time
+    env = settings.make_env(short, None, start=200, end=299, rebalance_every=1)
     first, _ = env.reset()
     assert len(cash.observations) == 99
     np.testing.assert_array_equal(cash.observations[0], first)
@@ -375,7 +377,9 @@ def test_kind_benchmark_and_fallbacks_of_policies_without_those_attributes(short
     panel = make_panel(short)
 
     def run(features):
-        pols = {"cash": _Cash(), "1/N": EqualWeight(), "bl": BlackLitterman(lookback=60)}
+        views = "absolute" if features is not None else "none"  # no panel: the prior only
+        bl = BlackLitterman(lookback=60, views=views)
+        pols = {"cash": _Cash(), "1/N": EqualWeight(), "bl": bl}
         return backtest(pols, short, features, splitter=ONE_FOLD, n_boot=20)
 
     with_panel, without = run(panel), run(None)
@@ -397,7 +401,8 @@ def test_kind_benchmark_and_fallbacks_of_policies_without_those_attributes(short
 
 
 def test_documented_defaults_of_backtest(synthetic_market) -> None:
-    """Yearly folds after a one-year warm-up, 10 bps, window 30, 1000 bootstrap draws."""
+    """Yearly folds after a one-year warm-up, the default EnvSettings (10 bps, window 20),
+    1000 bootstrap draws."""
     from tests.backtest.test_stats import _cube_root_ceiling, _plain_circular_block_bootstrap
 
     data = synthetic_market[:400]
@@ -410,7 +415,8 @@ def test_documented_defaults_of_backtest(synthetic_market) -> None:
         "purge": 0,
     }
     assert res.config["n_folds"] == 1 and res.returns.index[0] == data.dates[253]
-    assert res.config["cost_bps"] == 10.0 and res.config["window"] == 30
+    assert res.config["env"] == EnvSettings().to_dict()
+    assert res.config["env"]["cost_bps"] == 10.0 and res.config["env"]["window"] == 20
     assert res.costs["ew"].iloc[0] == pytest.approx(1e-3, rel=1e-9)  # all cash into 1/N
     assert res.config["data"]["start"] == str(data.dates[0].date())
     assert res.config["data"]["end"] == str(data.dates[-1].date())
@@ -443,11 +449,10 @@ def test_config_describes_each_policy_and_its_optimizer(short) -> None:
     assert type(params.pop("covariance")).__name__ == "LedoitWolfCovariance"
     assert params == {
         "rebalance_every": 21,
-        "objective": "utility",
         "lookback": 60,
         "expected_returns": "historical",
         "periods_per_year": 252,
-        "cost_bps": 0.0,
+        "cost_penalty_bps": 0.0,
         "optimizer": {
             "objective": "utility",
             "risk_aversion": 2.5,
@@ -467,3 +472,37 @@ def test_out_saves_the_results_and_writes_the_report(short, tmp_path) -> None:
     back = Results.load(tmp_path)
     pd.testing.assert_frame_equal(back.returns, res.returns, check_freq=False)
     assert "| ew |" in (tmp_path / "report.md").read_text()
+
+
+def test_progress_is_one_bar_over_policies_times_folds(market, capsys) -> None:
+    """``progress=True``: one bar on stderr counting every (policy, fold), gaps included;
+    off with ``progress=False`` and, by default, when stderr is not a terminal."""
+    pols = lambda: {"a": EqualWeight(), "b": EqualWeight()}  # noqa: E731
+    for splitter in (SPLIT, GAPPED):  # 3 contiguous folds; 3 folds with gaps between
+        backtest(pols(), market, splitter=splitter, n_boot=20, progress=True)
+        err = capsys.readouterr().err
+        assert "backtest" in err and "6/6" in err and "7/6" not in err
+    backtest(pols(), market, splitter=SPLIT, n_boot=20, progress=False)
+    backtest(pols(), market, splitter=SPLIT, n_boot=20)  # captured stderr is no terminal
+    assert capsys.readouterr().err == ""
+
+
+def test_results_config_records_the_settings(short, tmp_path) -> None:
+    settings = EnvSettings(cost_bps=5, reward="differential_sharpe", window=10, norm_window=63)
+    res = backtest({"ew": EqualWeight()}, short, splitter=ONE_FOLD, n_boot=20, env=settings)
+    assert res.config["env"] == settings.to_dict()
+    assert "cost_bps" not in res.config and "window" not in res.config  # one place only
+    res.save(tmp_path)
+    assert EnvSettings(**Results.load(tmp_path).config["env"]) == settings
+    with pytest.raises(TypeError, match=r"env must be an allocgym\.envs\.EnvSettings"):
+        backtest({"ew": EqualWeight()}, short, splitter=ONE_FOLD, env={"cost_bps": 5})
+
+
+def test_the_settings_costs_are_the_costs_every_policy_pays(short) -> None:
+    """All cash into 1/N on the first decision: cost_bps of the settings, nothing else."""
+    for bps in (0.0, 25.0):
+        res = backtest(
+            {"ew": EqualWeight()}, short, splitter=ONE_FOLD, n_boot=20,
+            env=EnvSettings(cost_bps=bps),
+        )  # fmt: skip
+        assert res.costs["ew"].iloc[0] == pytest.approx(bps * 1e-4, rel=1e-9)

@@ -434,3 +434,24 @@ def test_mismatched_shapes_are_rejected(cov, mu, prev, shapes: str) -> None:
 def test_bad_parameters_are_rejected(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         MeanRiskOptimizer(**kwargs)
+
+
+def test_get_params_and_replace_copy_the_settings(inputs) -> None:
+    cov, mu = inputs
+    opt = MeanRiskOptimizer("utility", risk_aversion=5.0, max_weight=0.3, turnover_cap=0.4)
+    params = opt.get_params()
+    assert params == {
+        "objective": "utility", "risk_aversion": 5.0, "target_volatility": None,
+        "target_return": None, "max_weight": 0.3, "turnover_penalty": 0.0,
+        "turnover_cap": 0.4, "cost_rate": 0.0, "solver": "CLARABEL",
+    }  # fmt: skip
+    penalised = opt.replace(cost_rate=0.01)
+    assert penalised.get_params() == {**params, "cost_rate": 0.01}
+    assert opt.cost_rate == 0.0  # unchanged
+    np.testing.assert_array_equal(opt.replace().solve(cov, mu), opt.solve(cov, mu))
+    assert repr(opt) == (
+        "MeanRiskOptimizer(objective='utility', risk_aversion=5.0, max_weight=0.3, "
+        "turnover_cap=0.4)"
+    )
+    with pytest.raises(ValueError, match="max_weight"):
+        opt.replace(max_weight=2.0)

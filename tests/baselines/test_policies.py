@@ -168,9 +168,9 @@ def test_too_little_history_falls_back(synthetic_market: MarketData) -> None:
 
 
 def test_black_litterman_without_views_holds_the_reference(synthetic_market: MarketData) -> None:
-    policy = BlackLitterman(lookback=LB)
+    policy = BlackLitterman(lookback=LB, views="none")
     w = policy.act(PolicyState.at(synthetic_market, 300, np.eye(6)[0]))
-    # no panel -> posterior = prior implied by 1/N -> the long-only optimum is 1/N
+    # no views -> posterior = prior implied by 1/N -> the long-only optimum is 1/N
     np.testing.assert_allclose(w[1:], 0.2, atol=1e-4)
 
 
@@ -298,12 +298,14 @@ def test_covariance_estimators(synthetic_market: MarketData) -> None:
         (lambda: MinVariance(lookback=LB), "min_variance", {}),
         (lambda: MeanVariance(lookback=LB), "utility", {}),
         (
-            lambda: MinVariance(lookback=LB, rebalance_every=10, cost_bps=10.0),
+            lambda: MinVariance(lookback=LB, rebalance_every=10, cost_penalty_bps=10.0),
             "min_variance",
             {"cost_rate": 10.0 * 1e-4 * 252 / 10},
         ),
         (
-            lambda: MeanVariance(lookback=LB, rebalance_every=5, cost_bps=2.0, risk_aversion=50.0),
+            lambda: MeanVariance(
+                lookback=LB, rebalance_every=5, cost_penalty_bps=2.0, risk_aversion=50.0
+            ),
             "utility",
             {"risk_aversion": 50.0, "cost_rate": 2.0 * 1e-4 * 252 / 5},
         ),
@@ -419,6 +421,6 @@ def test_black_litterman_without_views_holds_non_uniform_reference_weights(
     """No views: μ = Π = δΣw_ref, Σ_post = (1 + τ)Σ and the utility with risk aversion
     δ/(1 + τ) is maximised at w_ref (He & Litterman 1999: w* = w_eq/(1 + τ) rescaled)."""
     ref = np.array([0.1, 0.3, 0.15, 0.25, 0.2])
-    policy = BlackLitterman(lookback=LB, reference_weights=ref * 7.0)  # renormalised
+    policy = BlackLitterman(lookback=LB, reference_weights=ref * 7.0, views="none")  # renormalised
     w = policy.act(PolicyState.at(synthetic_market, 300, np.eye(6)[0]))
     np.testing.assert_allclose(w[1:], ref, atol=1e-5)

@@ -51,6 +51,8 @@ def test_presets_build_what_their_name_says() -> None:
         (MeanVariance(covariance="garch"), "ML-enhanced"),
         (MinVariance(covariance="garch"), "ML-enhanced"),
         (BlackLitterman(), "ML-enhanced"),
+        (BlackLitterman(views="none"), "traditional"),
+        (BlackLitterman(views="none", covariance="garch"), "ML-enhanced"),
     ],
 )
 def test_every_baseline_carries_its_kind(policy, kind) -> None:
@@ -80,6 +82,12 @@ class _MyBenchmark(_Custom):
     kind = "ML-enhanced"
 
 
+class _MyForecaster(_Custom):
+    """A user's policy that says it is ML-enhanced and requires no particular feature."""
+
+    kind = "ML-enhanced"
+
+
 @pytest.fixture(scope="module")
 def market(synthetic_market: MarketData) -> MarketData:
     return synthetic_market[:300]
@@ -87,12 +95,18 @@ def market(synthetic_market: MarketData) -> MarketData:
 
 def test_the_backtester_reads_kind_and_benchmark_attributes(market) -> None:
     split = WalkForward(train=150, test=149)
-    policies = {"cash": _Custom(), "naive": EqualWeight(), "bl": BlackLitterman(lookback=60)}
+    policies = {
+        "cash": _Custom(),
+        "naive": EqualWeight(),
+        "mine": _MyForecaster(),
+        "prior": BlackLitterman(lookback=60, views="none"),
+    }
     res = backtest(policies, market, splitter=split, n_boot=20)
     assert res.config["benchmark"] == "naive"  # found by attribute, whatever its label
-    # ML-enhanced without a feature panel runs on prices only
+    # ML-enhanced without a feature panel runs on prices only; BL without views is
+    # traditional (BL with views refuses to run without them: test_requirements.py)
     assert res.metrics["kind"].to_dict() == {
-        "cash": "custom", "naive": "traditional", "bl": "traditional"
+        "cash": "custom", "naive": "traditional", "mine": "traditional", "prior": "traditional"
     }  # fmt: skip
     res = backtest(
         {"mine": _MyBenchmark(), "naive": EqualWeight(), "bl": BlackLitterman(lookback=60)},

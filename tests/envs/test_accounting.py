@@ -113,4 +113,4 @@ def test_a_wiped_out_portfolio_keeps_its_target_weights_without_warnings():
 def test_both_envs_refuse_the_same_episode_lengths(small_market, length):
     for cls in (PortfolioEnv, PortfolioVecEnv):
         with pytest.raises(DataError, match=rf"episode_length={length!r} decisions"):
-            cls(small_market, features=False, episode_length=length)
+            cls(small_market, features=None, episode_length=length)

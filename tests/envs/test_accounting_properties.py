@@ -285,7 +285,7 @@ def episode_end(sc: Scenario, t0: int) -> int:
 
 
 def single_envs(sc: Scenario, market: MarketData, starts) -> list[PortfolioEnv]:
-    envs = [PortfolioEnv(market, False, **sc.kwargs) for _ in starts]
+    envs = [PortfolioEnv(market, None, **sc.kwargs) for _ in starts]
     for env, t0 in zip(envs, starts, strict=True):
         env.reset(options={"start": int(t0)})
     return envs
@@ -308,7 +308,7 @@ def test_vector_env_rows_follow_single_envs(markets, sc):
     """Every row of the batch == a single env with that row's start and inputs, to the end."""
     market = market_of(sc, markets)
     venv = PortfolioVecEnv(
-        market, False, n_envs=sc.n_envs, random_start=sc.random_start, seed=sc.seed, **sc.kwargs
+        market, None, n_envs=sc.n_envs, random_start=sc.random_start, seed=sc.seed, **sc.kwargs
     )
     obs = venv.reset()
     starts = venv.t.tolist()
@@ -395,7 +395,7 @@ def test_trade_costs_at_t_ignore_returns_after_t(markets, sc):
     runs = []
     for m in (market, other):
         (env,) = single_envs(sc, m, [start])
-        venv = PortfolioVecEnv(m, False, n_envs=sc.n_envs, **sc.kwargs)
+        venv = PortfolioVecEnv(m, None, n_envs=sc.n_envs, **sc.kwargs)
         venv.reset()
         out = []
         for x in inputs:
@@ -420,10 +420,10 @@ def test_step_weights_equals_step_with_the_equivalent_action(markets, sc):
     market = market_of(sc, markets)
     (by_action, by_weights) = single_envs(sc, market, [sc.kwargs["start"]] * 2)
     vec_action, vec_weights = (
-        PortfolioVecEnv(market, False, n_envs=sc.n_envs, **sc.kwargs) for _ in range(2)
+        PortfolioVecEnv(market, None, n_envs=sc.n_envs, **sc.kwargs) for _ in range(2)
     )
     vec_action.reset(), vec_weights.reset()
-    probe = PortfolioEnv(market, False, **sc.kwargs)
+    probe = PortfolioEnv(market, None, **sc.kwargs)
     rng = np.random.default_rng(sc.seed)
     done = False
     while not done:

@@ -9,7 +9,16 @@ import numpy as np
 import pytest
 from stable_baselines3 import A2C, DDPG, PPO, SAC, TD3
 
-from allocgym.envs import LongShortMap, PortfolioEnv, SimplexMap
+from allocgym.envs import (
+    ACTION_MAPS,
+    ActionMap,
+    LongShortMap,
+    PortfolioEnv,
+    SimplexMap,
+    list_action_maps,
+    make_action_map,
+)
+from allocgym.exceptions import ConfigError
 
 
 def corner(n: int, i: int) -> np.ndarray:
@@ -46,7 +55,7 @@ def test_finrl_style_softmax_cannot_concentrate():
 def test_every_sb3_algorithm_can_emit_the_concentrated_action(small_market, algo):
     # PPO/A2C clip sampled actions to the Box; SAC/TD3/DDPG squash to [-1, 1] with tanh
     # and unscale to the Box: the corner is in the image of both.
-    env = PortfolioEnv(small_market, features=False)
+    env = PortfolioEnv(small_market, features=None)
     model = algo("MlpPolicy", env, seed=0, device="cpu")
     a = corner(6, 2)
     if model.policy.squash_output or algo in (SAC, TD3, DDPG):
@@ -194,3 +203,24 @@ def test_actions_of_the_wrong_shape_or_type_are_rejected(m):
             m.to_weights_batch(bad, batch_tradable)
     with pytest.raises(ValueError, match="dtype bool"):
         m.to_weights_batch(np.ones((2, dim), dtype=bool), batch_tradable)
+
+
+def test_every_name_builds_its_map_and_is_listed():
+    names = ["band", "long_short", "partial", "residual", "residual_current", "simplex"]
+    assert sorted(ACTION_MAPS) == names and list(list_action_maps()) == names
+    for name in names:
+        assert isinstance(make_action_map(name), ActionMap)
+    assert isinstance(make_action_map("Long-Short"), LongShortMap)  # as every registry
+    m = SimplexMap(2.5)
+    assert make_action_map(m) is m
+
+
+def test_unknown_action_names_and_parameters_are_reported(small_market):
+    with pytest.raises(ConfigError, match=r"unknown action map 'bnad' \(did you mean 'band'\?\)"):
+        make_action_map("bnad")
+    with pytest.raises(ConfigError, match=r"'fractoin' \(did you mean 'fraction'\?\)"):
+        make_action_map("partial", fractoin=0.5)
+    with pytest.raises(TypeError, match="action must be a str or an ActionMap; got int"):
+        make_action_map(3)
+    with pytest.raises(ConfigError, match="unknown action map"):
+        PortfolioEnv(small_market, features=None, action="softmax")

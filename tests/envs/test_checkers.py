@@ -20,7 +20,7 @@ CONFIGS = {
     "dict": {"observation": "dict"},
     "long_short": {"action": "long_short"},
     "long_short_dict": {"action": "long_short", "observation": "dict", "time_features": True},
-    "weekly_no_panel": {"features": False, "rebalance_every": 5},
+    "weekly_no_panel": {"features": None, "rebalance_every": 5},
     "impact_per_asset": {"cost_bps": allocgym.envs.CostModel([5, 10, 15, 20, 25], impact=0.1)},
     "training": {"random_start": True, "episode_length": 30},
 }
@@ -57,7 +57,7 @@ def test_gymnasium_make_without_arguments(tmp_path, monkeypatch):
     env = gym.make("allocgym/Portfolio-v0")
     inner = env.unwrapped
     assert isinstance(inner, PortfolioEnv)
-    assert inner.market.n_assets == 20 and inner.features is not None
+    assert inner.market.n_assets == 20 and inner.features is None  # None: no features
     assert inner.cost_model.cost_bps == 10.0
     obs, _ = env.reset(seed=0)
     assert env.observation_space.contains(obs)

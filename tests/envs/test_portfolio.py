@@ -45,7 +45,7 @@ def constant_mix_wealth(market: MarketData, target, t0: int, t1: int, c: float):
 
 @pytest.mark.parametrize("bps", [0.0, 10.0, 50.0])
 def test_constant_mix_wealth_matches_independent_computation(late_market, bps):
-    env = PortfolioEnv(late_market, features=False, cost_bps=bps, start=130, end=299)
+    env = PortfolioEnv(late_market, features=None, cost_bps=bps, start=130, end=299)
     target = np.array([0.1, 0.3, 0.2, 0.15, 0.15, 0.1])
     env.reset()
     wealth = []
@@ -60,7 +60,7 @@ def test_constant_mix_wealth_matches_independent_computation(late_market, bps):
 
 
 def test_zero_cost_wealth_is_the_compounded_portfolio_return(small_market):
-    env = PortfolioEnv(small_market, features=False, cost_bps=0.0, start=40, end=250)
+    env = PortfolioEnv(small_market, features=None, cost_bps=0.0, start=40, end=250)
     target = np.array([0.0, 0.4, 0.1, 0.2, 0.2, 0.1])
     env.reset()
     done = False
@@ -74,7 +74,7 @@ def test_zero_cost_wealth_is_the_compounded_portfolio_return(small_market):
 
 
 def test_decision_at_t_earns_the_return_of_t_plus_one(small_market):
-    env = PortfolioEnv(small_market, features=False, cost_bps=0.0, start=50)
+    env = PortfolioEnv(small_market, features=None, cost_bps=0.0, start=50)
     env.reset()
     _, reward, *_, info = env.step_weights([0.0, 1.0, 0.0, 0.0, 0.0, 0.0])
     r = small_market.returns[51, 0]
@@ -85,7 +85,7 @@ def test_decision_at_t_earns_the_return_of_t_plus_one(small_market):
 
 
 def test_cash_earns_the_risk_free_rate(late_market):
-    env = PortfolioEnv(late_market, features=False, cost_bps=10.0, start=10)
+    env = PortfolioEnv(late_market, features=None, cost_bps=10.0, start=10)
     env.reset()
     _, _, _, _, info = env.step_weights([1.0, 0, 0, 0, 0, 0])
     assert info["cost"] == 0.0
@@ -94,8 +94,8 @@ def test_cash_earns_the_risk_free_rate(late_market):
 
 @pytest.mark.parametrize("k", [2, 5, 21])
 def test_holding_k_days_equals_daily_steps_without_trading(small_market, k):
-    held = PortfolioEnv(small_market, features=False, start=40, end=200, rebalance_every=k)
-    daily = PortfolioEnv(small_market, features=False, start=40, end=200)
+    held = PortfolioEnv(small_market, features=None, start=40, end=200, rebalance_every=k)
+    daily = PortfolioEnv(small_market, features=None, start=40, end=200)
     held.reset(), daily.reset()
     rng = np.random.default_rng(0)
     while True:
@@ -116,7 +116,7 @@ def test_holding_k_days_equals_daily_steps_without_trading(small_market, k):
 
 
 def test_track_is_consistent(small_market):
-    env = PortfolioEnv(small_market, features=False, start=40, end=120, rebalance_every=3)
+    env = PortfolioEnv(small_market, features=None, start=40, end=120, rebalance_every=3)
     env.reset(options={"wealth": 2.0})
     rng = np.random.default_rng(1)
     done = False
@@ -136,7 +136,7 @@ def test_track_is_consistent(small_market):
 
 
 def test_unavailable_assets_cannot_be_bought(late_market):
-    env = PortfolioEnv(late_market, features=False, start=100, end=140)
+    env = PortfolioEnv(late_market, features=None, start=100, end=140)
     obs, _ = env.reset()
     mask = obs[env.observation_layout.slices["mask"]]
     assert mask[2] == 0.0 and mask[[0, 1, 3, 4]].min() == 1.0
@@ -181,7 +181,7 @@ def test_impact_costs_are_point_in_time(small_market):
     actions = rng.uniform(-1, 1, (t_star - 100 + 1, 6))
     runs = []
     for market in (small_market, other):
-        env = PortfolioEnv(market, features=False, cost_bps=CostModel(10.0, impact=1.0), start=100)
+        env = PortfolioEnv(market, features=None, cost_bps=CostModel(10.0, impact=1.0), start=100)
         env.reset()
         infos = [env.step(a)[-1] for a in actions]
         runs.append(([(i["cost"], i["turnover"]) for i in infos], env.wealth))
@@ -195,8 +195,8 @@ def test_point_in_time_with_the_technical_preset(small_market, tmp_path, monkeyp
     prices = np.array(small_market.prices)
     prices[201:] *= 1.5
     other = small_market.with_prices(prices)
-    a = PortfolioEnv(small_market, start=60)
-    b = PortfolioEnv(other, start=60)
+    a = PortfolioEnv(small_market, "technical", start=60)
+    b = PortfolioEnv(other, "technical", start=60)
     assert a.features is not None and a.features.n_features > 0
     rows = slice(0, 200 - 60 + 1)
     assert np.array_equal(a._table[rows], b._table[rows])
@@ -253,7 +253,7 @@ def test_dict_observation_matches_flat(small_market, small_panel):
 
 
 def test_info_has_everything(small_market):
-    env = PortfolioEnv(small_market, features=False, reward="mean_variance")
+    env = PortfolioEnv(small_market, features=None, reward="mean_variance")
     env.reset()
     *_, info = env.step(np.zeros(6))
     assert set(info) == {
@@ -263,13 +263,13 @@ def test_info_has_everything(small_market):
     np.testing.assert_allclose(info["weights_after"], 1 / 6)
     assert info["turnover"] == pytest.approx(5 / 6 * (1 - info["cost"]), rel=1e-12)
     assert set(info["reward_components"]) == {"return", "risk_penalty"}
-    plain = PortfolioEnv(small_market, features=False)
+    plain = PortfolioEnv(small_market, features=None)
     plain.reset()
     assert plain.step(np.zeros(6))[-1]["reward_components"].keys() == {"log_return"}
 
 
 def test_episode_truncates_at_end_and_refuses_more_steps(small_market):
-    env = PortfolioEnv(small_market, features=False, start="2000-03-01", end=small_market.dates[80])
+    env = PortfolioEnv(small_market, features=None, start="2000-03-01", end=small_market.dates[80])
     env.reset()
     assert small_market.dates[env.t] >= np.datetime64("2000-03-01")
     done, n = False, 0
@@ -282,7 +282,7 @@ def test_episode_truncates_at_end_and_refuses_more_steps(small_market):
 
 
 def test_reset_options_start_weights_wealth(small_market):
-    env = PortfolioEnv(small_market, features=False, start=40)
+    env = PortfolioEnv(small_market, features=None, start=40)
     w = np.array([0.5, 0.5, 0, 0, 0, 0])
     _obs, info = env.reset(options={"start": 60, "weights": w, "wealth": 3.0})
     assert env.t == 60 and env.wealth == 3.0
@@ -295,7 +295,7 @@ def test_reset_options_start_weights_wealth(small_market):
 
 def test_long_short_accounting(small_market):
     env = PortfolioEnv(
-        small_market, features=False, action="long_short", cost_bps=0.0, start=50, end=52
+        small_market, features=None, action="long_short", cost_bps=0.0, start=50, end=52
     )
     env.reset()
     w = np.array([1.5, -0.5, 0.0, 0.0, 0.0, 0.0])  # short asset 0, all proceeds in cash
@@ -317,7 +317,7 @@ def test_long_short_accounting(small_market):
     ],
 )
 def test_step_weights_validation(small_market, weights, match):
-    env = PortfolioEnv(small_market, features=False)
+    env = PortfolioEnv(small_market, features=None)
     env.reset()
     with pytest.raises(ValueError, match=match):
         env.step_weights(weights)
@@ -333,7 +333,7 @@ def test_step_weights_validation(small_market, weights, match):
     ],
 )
 def test_bad_actions_raise(small_market, action, match):
-    env = PortfolioEnv(small_market, features=False)
+    env = PortfolioEnv(small_market, features=None)
     env.reset()
     with pytest.raises(ValueError, match=match):
         env.step(action)
@@ -354,7 +354,7 @@ def test_bad_actions_raise(small_market, action, match):
 )
 def test_invalid_arguments(small_market, kwargs, error, match):
     with pytest.raises(error, match=match):
-        PortfolioEnv(small_market, features=False, **kwargs)
+        PortfolioEnv(small_market, features=None, **kwargs)
 
 
 def test_misaligned_panel_is_refused(small_market, small_panel, synthetic_market):
@@ -449,10 +449,10 @@ class _Spy:
 
 
 def test_a_new_env_is_in_its_reset_state_and_steps_like_a_reset_one(small_market):
-    fresh = PortfolioEnv(small_market, features=False, start=40, initial_wealth=2.0)
+    fresh = PortfolioEnv(small_market, features=None, start=40, initial_wealth=2.0)
     assert fresh.t == 40 and fresh.wealth == 2.0 and fresh.date == small_market.dates[40]
     np.testing.assert_array_equal(fresh.weights, [1.0, 0, 0, 0, 0, 0])
-    reset = PortfolioEnv(small_market, features=False, start=40, initial_wealth=2.0)
+    reset = PortfolioEnv(small_market, features=None, start=40, initial_wealth=2.0)
     reset.reset()
     target = [0.2, 0.2, 0.2, 0.2, 0.1, 0.1]
     for env in (fresh, reset):
@@ -465,8 +465,8 @@ def test_a_new_env_is_in_its_reset_state_and_steps_like_a_reset_one(small_market
 @pytest.mark.parametrize("wealth", [0.0, -1.0, np.nan, np.inf])
 def test_initial_wealth_must_be_positive_and_finite(small_market, wealth):
     with pytest.raises(ValueError, match="initial_wealth"):
-        PortfolioEnv(small_market, features=False, initial_wealth=wealth)
-    env = PortfolioEnv(small_market, features=False)
+        PortfolioEnv(small_market, features=None, initial_wealth=wealth)
+    env = PortfolioEnv(small_market, features=None)
     with pytest.raises(ValueError, match=r"options\['wealth'\]"):
         env.reset(options={"wealth": wealth})
 
@@ -481,7 +481,7 @@ def test_default_norm_window_is_252_days(small_market, small_panel):
 
 
 def test_start_option_must_leave_a_step_in_the_range(small_market):
-    env = PortfolioEnv(small_market, features=False, start=40, end=60)
+    env = PortfolioEnv(small_market, features=None, start=40, end=60)
     assert env.reset(options={"start": 40})[1]["date"] == small_market.dates[40]
     env.reset(options={"start": 59})
     assert env.step(np.zeros(6))[3] and env.t == 60  # one step, truncated at the end
@@ -494,7 +494,7 @@ def test_start_option_must_leave_a_step_in_the_range(small_market):
 
 def test_episode_length_counts_decisions_and_stops_at_the_range_end(small_market):
     env = PortfolioEnv(
-        small_market, features=False, start=40, end=80, rebalance_every=2, episode_length=5
+        small_market, features=None, start=40, end=80, rebalance_every=2, episode_length=5
     )
     assert env.episode_length == 5
     for start, n_steps, last in ((40, 5, 50), (60, 5, 70), (77, 2, 80)):
@@ -510,7 +510,7 @@ def test_episode_length_counts_decisions_and_stops_at_the_range_end(small_market
 
 def test_reset_starts_a_new_track_and_a_new_peak(small_market):
     spy = _Spy()
-    env = PortfolioEnv(small_market, features=False, start=40, reward=spy)
+    env = PortfolioEnv(small_market, features=None, start=40, reward=spy)
     env.reset(options={"wealth": 2.0})
     for _ in range(3):
         env.step(np.zeros(6))
@@ -522,7 +522,7 @@ def test_reset_starts_a_new_track_and_a_new_peak(small_market):
 
 
 def test_step_weights_after_the_end_is_refused(small_market):
-    env = PortfolioEnv(small_market, features=False, start=40, end=41)
+    env = PortfolioEnv(small_market, features=None, start=40, end=41)
     env.reset()
     assert env.step_weights([1.0, 0, 0, 0, 0, 0])[3]
     with pytest.raises(RuntimeError, match="call reset"):
@@ -535,7 +535,7 @@ def test_step_record_and_info_match_an_independent_computation(late_market):
     # share-count wealth path and the bracketed cost of the first trade
     target = np.array([0.1, 0.3, 0.2, 0.15, 0.15, 0.1])
     spy = _Spy()
-    env = PortfolioEnv(late_market, features=False, start=130, end=160, reward=spy)
+    env = PortfolioEnv(late_market, features=None, start=130, end=160, reward=spy)
     env.reset()
     infos = []
     while env.t != 160:
@@ -577,7 +577,7 @@ def test_step_record_and_info_match_an_independent_computation(late_market):
 
 def test_days_held_per_step_with_a_short_last_period(small_market):
     spy = _Spy()
-    env = PortfolioEnv(small_market, features=False, start=40, end=47, rebalance_every=3,
+    env = PortfolioEnv(small_market, features=None, start=40, end=47, rebalance_every=3,
                        reward=spy)  # fmt: skip
     env.reset()
     while not env.step(np.zeros(6))[3]:
@@ -597,7 +597,7 @@ def doubling_market():
 
 def test_a_wiped_out_portfolio_terminates_with_the_vector_envs_finite_reward(doubling_market):
     # cash 2, short A 1 at t = 2: A doubles and wealth is exactly 0
-    env = PortfolioEnv(doubling_market, features=False, action="long_short", cost_bps=0.0,
+    env = PortfolioEnv(doubling_market, features=None, action="long_short", cost_bps=0.0,
                        start=2, window=1)  # fmt: skip
     env.reset()
     with np.errstate(divide="ignore", invalid="ignore"):  # the weights of nothing are 0/0
@@ -612,7 +612,7 @@ def test_long_short_observations_show_drifted_weights_clipped_to_the_space(doubl
     # cash 1.5, short A 0.5 at t = 1 (A flat), then at t = 2 A doubles: wealth 0.5 and drifted
     # weights 3 / -2 (observed as is); cash 1.95, short A 0.95 at t = 2 leaves 0.05 and
     # weights 39 / -38, observed at the +-10 (1 + L) = 20 bound
-    env = PortfolioEnv(doubling_market, features=False, action="long_short", cost_bps=0.0,
+    env = PortfolioEnv(doubling_market, features=None, action="long_short", cost_bps=0.0,
                        start=1, window=1)  # fmt: skip
     env.reset()
     obs = env.step_weights([1.5, -0.5, 0.0])[0]

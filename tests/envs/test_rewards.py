@@ -180,12 +180,12 @@ class Counting:
 def test_custom_reward_from_a_user_module(small_market, tmp_path, monkeypatch):
     (tmp_path / "my_rewards.py").write_text(textwrap.dedent(USER_FILE))
     monkeypatch.syspath_prepend(str(tmp_path))
-    env = PortfolioEnv(small_market, features=False, reward="my_rewards:fn")
+    env = PortfolioEnv(small_market, features=None, reward="my_rewards:fn")
     env.reset()
     _, reward, *_, info = env.step(np.zeros(6))
     assert reward == pytest.approx(100 * info["net_return"] - 0.5 * info["turnover"])
     counting = PortfolioEnv(
-        small_market, features=False, reward="my_rewards:Counting", reward_kwargs={"scale": 2.0}
+        small_market, features=None, reward="my_rewards:Counting", reward_kwargs={"scale": 2.0}
     )
     counting.reset()
     assert [counting.step(np.zeros(6))[1] for _ in range(3)] == [2.0, 4.0, 6.0]
@@ -196,7 +196,7 @@ def test_custom_reward_from_a_user_module(small_market, tmp_path, monkeypatch):
 def test_custom_reward_from_a_file_path_pickles(small_market, tmp_path):
     path = tmp_path / "rewards_file.py"
     path.write_text(textwrap.dedent(USER_FILE))
-    env = PortfolioEnv(small_market, features=False, reward=f"{path}:fn")
+    env = PortfolioEnv(small_market, features=None, reward=f"{path}:fn")
     env.reset()
     clone = pickle.loads(pickle.dumps(env))
     a = np.linspace(-1, 1, 6)
@@ -415,7 +415,7 @@ def test_reward_names_label_the_reward_component(small_market):
     assert rw.FunctionReward(my_reward, "mine").name == "mine"
     spec = "allocgym.envs.rewards:LogReturn"
     assert get_reward(spec).name == spec
-    env = PortfolioEnv(small_market, features=False, reward=spec)
+    env = PortfolioEnv(small_market, features=None, reward=spec)
     env.reset()
     _, reward, *_, info = env.step(np.zeros(6))
     assert info["reward_components"] == {spec: reward}

@@ -17,7 +17,7 @@ from tests.envs.conftest import causal_panel
 def _prepare(market, **kwargs):
     """`prepare` with PortfolioEnv's defaults (no feature panel)."""
     args = {
-        "features": False, "cost_bps": 10.0, "start": None, "end": None, "window": 30,
+        "features": None, "cost_bps": 10.0, "start": None, "end": None, "window": 30,
         "rebalance_every": 1, "action": "simplex", "norm_window": 252, "time_features": False,
     }  # fmt: skip
     args.update(kwargs)
@@ -31,13 +31,17 @@ def tiny_market(synthetic_market: MarketData) -> MarketData:
 
 
 # ---------------------------------------------------------------- features
-def test_features_true_means_the_technical_preset(tiny_market, tmp_path, monkeypatch):
+def test_none_means_no_features_and_a_preset_is_named(tiny_market, tmp_path, monkeypatch):
     monkeypatch.setenv("ALLOCGYM_CACHE_DIR", str(tmp_path))
-    panel = resolve_features(True, tiny_market)
+    assert resolve_features(None, tiny_market) is None
+    assert PortfolioEnv(tiny_market, window=5).features is None  # the default: no features
+    panel = resolve_features("technical", tiny_market)
     reference = build_features(tiny_market, "technical", cache_dir=False, progress=False)
     assert panel.feature_names == reference.feature_names and len(panel.feature_names) > 3
     np.testing.assert_array_equal(panel.values, reference.values)
-    assert resolve_features(False, tiny_market) is None
+    for flag in (True, False):  # no boolean convention: None or a preset name
+        with pytest.raises(TypeError, match=rf"features={flag} is invalid; expected None"):
+            resolve_features(flag, tiny_market)
 
 
 def test_features_built_for_an_env_show_no_progress_bar(tiny_market, tmp_path, monkeypatch,
@@ -65,7 +69,7 @@ def test_a_panel_is_aligned_by_date_never_by_position(small_market, synthetic_ma
 def test_default_range_runs_from_the_window_to_the_last_day(small_market):
     data = _prepare(small_market)
     assert (data.lo, data.hi) == (30, 299)
-    env = PortfolioEnv(small_market, features=False, start=297)
+    env = PortfolioEnv(small_market, features=None, start=297)
     env.reset()
     env.step(np.zeros(6))
     *_, truncated, _ = env.step(np.zeros(6))
@@ -80,7 +84,7 @@ def test_integer_start_and_end_count_from_the_front_and_negative_ones_from_the_b
 ):
     data = _prepare(small_market, start=0, end=-1)
     assert (data.lo, data.hi) == (0, 299)
-    env = PortfolioEnv(small_market, features=False, start=0)
+    env = PortfolioEnv(small_market, features=None, start=0)
     assert env.reset()[1]["date"] == small_market.dates[0]
     data = _prepare(small_market, start=-60, end=-50)
     assert (data.lo, data.hi) == (240, 250)
@@ -113,7 +117,7 @@ def test_one_step_range_at_the_end_of_the_market(small_market):
 
 # ---------------------------------------------------------------- windows
 def test_window_and_norm_window_lower_bounds(small_market, small_panel):
-    env = PortfolioEnv(small_market, features=False, window=1)
+    env = PortfolioEnv(small_market, features=None, window=1)
     assert env.observation_layout.shapes["returns"] == (5, 1)
     with pytest.raises(ValueError, match=r"window=0 is invalid; expected an integer >= 1"):
         _prepare(small_market, window=0)

@@ -39,11 +39,11 @@ def test_hand_built_track_frames_and_default_initial_wealth():
 
 
 def test_recorded_track_starts_at_the_episode_wealth(small_market):
-    env = PortfolioEnv(small_market, features=False, start=40)
+    env = PortfolioEnv(small_market, features=None, start=40)
     empty = env.track()  # before any reset: no days, the env's starting wealth
     assert len(empty) == 0 and empty.initial_wealth == env.wealth == 1.0
 
-    env = PortfolioEnv(small_market, features=False, start=40, initial_wealth=2.5)
+    env = PortfolioEnv(small_market, features=None, start=40, initial_wealth=2.5)
     for wealth, options in ((2.5, None), (4.0, {"wealth": 4.0})):
         env.reset(options=options)
         for _ in range(3):

@@ -48,8 +48,8 @@ def test_each_portfolio_follows_the_single_env_path(small_market, small_panel, r
 
 
 def test_auto_reset_reports_terminal_observation(small_market):
-    venv = PortfolioVecEnv(small_market, features=False, n_envs=2, start=40, end=45)
-    single = PortfolioEnv(small_market, features=False, start=40, end=45)
+    venv = PortfolioVecEnv(small_market, features=None, n_envs=2, start=40, end=45)
+    single = PortfolioEnv(small_market, features=None, start=40, end=45)
     first = venv.reset()
     single.reset()
     for _ in range(4):
@@ -69,7 +69,7 @@ def test_auto_reset_reports_terminal_observation(small_market):
 
 
 def test_last_step_figures_survive_the_auto_reset(small_market):
-    venv = PortfolioVecEnv(small_market, features=False, n_envs=2, start=40, end=42)
+    venv = PortfolioVecEnv(small_market, features=None, n_envs=2, start=40, end=42)
     venv.reset()
     venv.step(np.ones((2, 6), dtype=np.float32))
     _, _, dones, infos = venv.step(np.zeros((2, 6), dtype=np.float32))
@@ -82,7 +82,7 @@ def test_last_step_figures_survive_the_auto_reset(small_market):
 def test_random_starts_are_seeded(small_market):
     def starts(seed):
         venv = PortfolioVecEnv(
-            small_market, features=False, n_envs=16, random_start=True, episode_length=10
+            small_market, features=None, n_envs=16, random_start=True, episode_length=10
         )
         venv.seed(seed)
         venv.reset()
@@ -96,7 +96,7 @@ def test_random_starts_are_seeded(small_market):
 def test_step_weights_matches_single_env(late_market, k):
     # late_market: asset index 2 (weight index 3) has no price before day 120, cash earns rf;
     # weight put on it before then must go to cash, exactly as in the single env
-    kwargs = {"features": False, "start": 112, "end": 126, "rebalance_every": k}
+    kwargs = {"features": None, "start": 112, "end": 126, "rebalance_every": k}
     venv = PortfolioVecEnv(late_market, n_envs=2, **kwargs)
     envs = [PortfolioEnv(late_market, **kwargs) for _ in range(2)]
     venv.reset(), [env.reset() for env in envs]
@@ -188,13 +188,13 @@ def test_dict_observations_restart_on_auto_reset(small_market, small_panel):
 
 
 def test_bad_actions_and_rewards(small_market):
-    venv = PortfolioVecEnv(small_market, features=False, n_envs=2)
+    venv = PortfolioVecEnv(small_market, features=None, n_envs=2)
     venv.reset()
     with pytest.raises(ValueError, match="non-finite"):
         venv.step(np.full((2, 6), np.nan))
     with pytest.raises(ValueError, match="shape"):
         venv.step(np.zeros((3, 6)))
-    scalar = PortfolioVecEnv(small_market, features=False, n_envs=2, reward=lambda rec: 1.0)
+    scalar = PortfolioVecEnv(small_market, features=None, n_envs=2, reward=lambda rec: 1.0)
     scalar.reset()
     with pytest.raises(TypeError, match="DummyVecEnv"):
         scalar.step(np.zeros((2, 6)))
@@ -203,7 +203,7 @@ def test_bad_actions_and_rewards(small_market):
 def _make_env():
     from allocgym import make_synthetic_market
 
-    return PortfolioEnv(make_synthetic_market(n_assets=3, n_days=200, seed=1).market, False)
+    return PortfolioEnv(make_synthetic_market(n_assets=3, n_days=200, seed=1).market, None)
 
 
 @pytest.mark.slow
@@ -222,7 +222,7 @@ def test_subproc_vec_env_and_pickling():
     finally:
         venv.close()
 
-    native = PortfolioVecEnv(local.market, False, n_envs=2, random_start=True, episode_length=2,
+    native = PortfolioVecEnv(local.market, None, n_envs=2, random_start=True, episode_length=2,
                              seed=0)  # fmt: skip
     native.reset()
     native.step(actions[0])  # mid-episode, with a random-start generator in use
@@ -243,7 +243,7 @@ def test_rows_with_different_starts_use_their_own_dates(small_market):
     # random starts: every row trades at its own t (its own sigma, tradable mask, returns)
     costs = CostModel([5.0, 10.0, 20.0, 2.0, 40.0], sell_bps=[1.0, 30.0, 8.0, 8.0, 3.0],
                       impact=1.0)  # fmt: skip
-    kwargs = {"features": False, "cost_bps": costs, "rebalance_every": 2, "episode_length": 6}
+    kwargs = {"features": None, "cost_bps": costs, "rebalance_every": 2, "episode_length": 6}
     venv = PortfolioVecEnv(small_market, n_envs=4, random_start=True, seed=3, **kwargs)
     venv.reset()
     assert len(set(venv.t.tolist())) == 4
@@ -264,7 +264,7 @@ def test_rows_with_different_starts_use_their_own_dates(small_market):
 
 
 def test_step_weights_refuses_bad_shapes_and_non_finite_weights(small_market):
-    venv = PortfolioVecEnv(small_market, features=False, n_envs=2)
+    venv = PortfolioVecEnv(small_market, features=None, n_envs=2)
     venv.reset()
     with pytest.raises(ValueError, match="shape"):
         venv.step_weights(np.full((2, 5), 0.2))
@@ -281,11 +281,11 @@ def test_step_weights_refuses_bad_shapes_and_non_finite_weights(small_market):
     ],
 )
 def test_step_weights_validates_like_the_single_env(small_market, row, match):
-    single = PortfolioEnv(small_market, features=False)
+    single = PortfolioEnv(small_market, features=None)
     single.reset()
     with pytest.raises(ValueError, match=match):
         single.step_weights(row)
-    venv = PortfolioVecEnv(small_market, features=False, n_envs=2)
+    venv = PortfolioVecEnv(small_market, features=None, n_envs=2)
     venv.reset()
     with pytest.raises(ValueError, match=match):
         venv.step_weights(np.array([np.full(6, 1 / 6), row]))
@@ -308,7 +308,7 @@ def test_defaults_match_the_documentation_and_the_single_env(small_market, small
 @pytest.mark.parametrize("n_envs", [0, -1, 2.0, True])
 def test_n_envs_must_be_a_positive_integer(small_market, n_envs):
     with pytest.raises(ValueError, match=f"n_envs={n_envs!r} is invalid"):
-        PortfolioVecEnv(small_market, features=False, n_envs=n_envs)
+        PortfolioVecEnv(small_market, features=None, n_envs=n_envs)
 
 
 def test_a_single_portfolio_batch_works_and_is_silent(small_market):
@@ -316,9 +316,9 @@ def test_a_single_portfolio_batch_works_and_is_silent(small_market):
     # no `render_mode`: this one has it
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        venv = PortfolioVecEnv(small_market, features=False, n_envs=np.int64(1), start=40)
+        venv = PortfolioVecEnv(small_market, features=None, n_envs=np.int64(1), start=40)
     assert venv.render_mode is None and venv.num_envs == 1
-    single = PortfolioEnv(small_market, features=False, start=40)
+    single = PortfolioEnv(small_market, features=None, start=40)
     np.testing.assert_array_equal(venv.reset(), single.reset()[0][None])
     _, rewards, dones, _ = venv.step(np.full((1, 6), 0.5, dtype=np.float32))
     _, r, *_ = single.step(np.full(6, 0.5))
@@ -330,8 +330,8 @@ def test_a_new_env_starts_in_cash_like_after_reset(small_market):
     # stepping before reset() trades from the same state reset() gives: all cash, wealth 1
     costs = CostModel([5.0, 10.0, 20.0, 2.0, 40.0], sell_bps=15.0)
     w = np.array([[0.1, 0.3, 0.2, 0.2, 0.1, 0.1], [0.0, 0.0, 0.0, 0.0, 0.5, 0.5]])
-    fresh = PortfolioVecEnv(small_market, features=False, cost_bps=costs, n_envs=2, start=40)
-    reset = PortfolioVecEnv(small_market, features=False, cost_bps=costs, n_envs=2, start=40)
+    fresh = PortfolioVecEnv(small_market, features=None, cost_bps=costs, n_envs=2, start=40)
+    reset = PortfolioVecEnv(small_market, features=None, cost_bps=costs, n_envs=2, start=40)
     reset.reset()
     np.testing.assert_array_equal(fresh.weights, reset.weights)
     np.testing.assert_array_equal(fresh.weights[:, 0], [1.0, 1.0])
@@ -347,7 +347,7 @@ def test_a_new_env_starts_in_cash_like_after_reset(small_market):
 def test_seed_method_and_seed_argument_give_the_same_starts(small_market, n_envs):
     # `seed(s)` applies to the next reset only, like `seed=s` at construction: later resets
     # continue the same stream of random starts
-    kwargs = {"features": False, "n_envs": n_envs, "random_start": True, "episode_length": 10}
+    kwargs = {"features": None, "n_envs": n_envs, "random_start": True, "episode_length": 10}
     by_arg = PortfolioVecEnv(small_market, seed=7, **kwargs)
     by_method = PortfolioVecEnv(small_market, **kwargs)
     by_method.seed(7)
@@ -362,7 +362,7 @@ def test_seed_method_and_seed_argument_give_the_same_starts(small_market, n_envs
 def test_attribute_access_follows_the_sb3_vec_env_api(small_market):
     from stable_baselines3.common.monitor import Monitor
 
-    venv = PortfolioVecEnv(small_market, features=False, n_envs=3, start=40)
+    venv = PortfolioVecEnv(small_market, features=None, n_envs=3, start=40)
     venv.set_attr("initial_wealth", 2.5)
     venv.reset()
     np.testing.assert_array_equal(venv.wealth, [2.5, 2.5, 2.5])
@@ -376,8 +376,8 @@ def test_attribute_access_follows_the_sb3_vec_env_api(small_market):
 def test_stepping_after_the_end_without_reset_is_refused(small_market):
     # step_weights does not auto-reset: once the range is used up, both step methods ask
     # for reset(), whatever the weights (as the single env does)
-    venv = PortfolioVecEnv(small_market, features=False, n_envs=2, start=40, end=42)
-    single = PortfolioEnv(small_market, features=False, start=40, end=42)
+    venv = PortfolioVecEnv(small_market, features=None, n_envs=2, start=40, end=42)
+    single = PortfolioEnv(small_market, features=None, start=40, end=42)
     venv.reset(), single.reset()
     w = np.array([[1.0, 0, 0, 0, 0, 0], [0.5, 0.5, 0, 0, 0, 0]])
     _, _, terminated, truncated = venv.step_weights(w)
@@ -413,7 +413,7 @@ class _Recorder:
 def test_reward_sees_the_same_step_record_as_in_the_single_env(small_market):
     # every field the reward gets (days held, gross/net/log return, weights before and
     # after the trade, peak, drawdown), with a short last period at the range end
-    kwargs = {"features": False, "start": 40, "end": 51, "rebalance_every": 3,
+    kwargs = {"features": None, "start": 40, "end": 51, "rebalance_every": 3,
               "cost_bps": CostModel(8.0, sell_bps=20.0)}  # fmt: skip
     rec = _Recorder()
     venv = PortfolioVecEnv(small_market, n_envs=2, reward=rec, **kwargs)
@@ -443,7 +443,7 @@ def test_auto_reset_restarts_the_peak_and_the_reward_state(small_market):
     # exactly as in a single env reset by hand. Portfolio 0 holds asset 0, which makes a
     # new high at the end of each episode (days 42-45: +2.1 %, -3.6 %, +4.7 %, +3.0 %).
     reward = {"drawdown_penalised": 1.0, "mean_variance": 1.0}
-    kwargs = {"features": False, "start": 41, "end": 45, "reward": reward}
+    kwargs = {"features": None, "start": 41, "end": 45, "reward": reward}
     venv = PortfolioVecEnv(small_market, n_envs=2, **kwargs)
     singles = [PortfolioEnv(small_market, **kwargs) for _ in range(2)]
     venv.reset(), [env.reset() for env in singles]
@@ -480,7 +480,7 @@ def test_wiped_out_portfolio_terminates_and_large_weights_are_observed_clipped(c
     # row 0: 2x long A (cash -1) loses exactly everything: terminated, not truncated, with a
     # finite reward. Row 1: short B (cash 2) is left with wealth 0.02 and drifted weights
     # 100 / -99, observed clipped to +-10 (1 + L) = 30, like in the single env.
-    kwargs = {"features": False, "cost_bps": 0.0, "start": 3, "window": 2,
+    kwargs = {"features": None, "cost_bps": 0.0, "start": 3, "window": 2,
               "action": LongShortMap(2.0)}  # fmt: skip
     venv = PortfolioVecEnv(crash_market, n_envs=2, **kwargs)
     single = PortfolioEnv(crash_market, **kwargs)

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from allocgym.envs import EnvSettings
 from allocgym.exceptions import ConfigError
 from allocgym.experiment import ExperimentConfig, load_config
+from allocgym.predictors import DEFAULT_PRESET
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 
@@ -42,11 +44,13 @@ def test_defaults_from_an_empty_mapping():
     assert config.name == "experiment" and config.run_dir == Path("runs") / "experiment"
     assert config.data.source is None and config.seed == 0
     assert config.env.cost_bps == 10.0 and config.env.reward == "log_return"
-    assert (config.env.window, config.env.rebalance_every, config.env.action) == (30, 1, "simplex")
+    assert (config.env.window, config.env.rebalance_every, config.env.action) == (20, 5, "simplex")
+    assert config.env.episode_length == 50 and config.env.norm_window == 252
+    assert config.env == EnvSettings()  # one set of defaults: the API's are the config's
     assert vars(config.walk_forward) == {
         "train": 1260, "test": 252, "step": None, "expanding": False, "purge": 0,
     }  # fmt: skip
-    assert config.features.preset == "standard" and config.features.cache
+    assert config.features.preset == DEFAULT_PRESET == "standard" and config.features.cache
     assert config.agents == ()
     assert [(b.name, b.display) for b in config.baselines] == [("equal_weight", "1/N")]
     assert config.report.n_boot == 1000 and config.sweep is None
@@ -61,8 +65,23 @@ def test_defaults_from_an_empty_mapping():
         ({"env": {"cost_bps": -1}}, r"env\.cost_bps: -1 is invalid; expected a number of basis"),
         # the environment's own limit, checked when the file loads (before any feature)
         ({"env": {"cost_bps": 6000}}, r"env\.cost_bps: 6000 is invalid; .* in \[0, 5000\)"),
-        ({"env": {"reward": "sharpe!"}}, r"env\.reward: 'sharpe!' is invalid: .*registered"),
-        ({"env": {"action": "short"}}, r"env\.action: 'short' is invalid; expected 'simplex'"),
+        ({"env": {"reward": "sharpe!"}}, r"env\.reward: 'sharpe!' is invalid; .*registered"),
+        (
+            {"env": {"action": "short"}},
+            r"env\.action: 'short' is invalid; expected one of \[.*'simplex'\] \(did you mean",
+        ),
+        ({"env": {"window": 0}}, r"env\.window: 0 is invalid; expected an integer >= 1"),
+        ({"env": {"window": 2.5}}, r"env\.window: 2\.5 is invalid; expected a value of type int"),
+        (
+            {"env": {"reward": "differential_sharpe", "reward_kwargs": {"etta": 1}}},
+            r"env\.reward_kwargs: \{'etta': 1\} is invalid; expected parameters of reward",
+        ),
+        (
+            {"env": {"action": "band", "action_kwargs": {"band": 2}}},
+            r"env\.action_kwargs: \{'band': 2\} is invalid; expected parameters of action 'band'",
+        ),
+        ({"env": {"observation": "box"}}, r"env\.observation: 'box' is invalid; expected 'flat'"),
+        ({"agents": [{"reward": "x!"}]}, r"agents\[0\]\.reward: 'x!' is invalid; .*registered"),
         ({"features": {"preset": "huge"}}, r"features\.preset: 'huge' is invalid; expected one"),
         ({"agents": [{"name": "ppo2"}]}, r"agents\[0\]\.name: 'ppo2' is invalid; expected one of"),
         (
@@ -79,7 +98,7 @@ def test_defaults_from_an_empty_mapping():
         (
             {"baselines": [{"name": "min_variance", "params": {"lokback": 63}}]},
             r"baselines\[0\]\.params: unknown parameter 'lokback' \(did you mean 'lookback'\?\) "
-            r"for baseline 'min_variance'; accepted: \['cost_bps'",
+            r"for baseline 'min_variance'; accepted: \['cost_penalty_bps'",
         ),
         (
             {"baselines": [{"name": "min_variance", "params": {"lookback": 1}}]},
@@ -125,3 +144,43 @@ def test_baselines_take_every_registered_name_and_its_label():
     assert [b.display for b in config.baselines] == ["Max-Sharpe", "1/N"]
     sharpe = config.baselines[0].build()
     assert sharpe.optimizer.objective == "max_sharpe" and sharpe.lookback == 63
+
+
+@pytest.mark.parametrize(
+    ("env", "field"),
+    [
+        ({"cost_bps": -5}, "cost_bps"),
+        ({"window": 0}, "window"),
+        ({"action": "softmax"}, "action"),
+        ({"reward": "no_such_reward"}, "reward"),
+    ],
+)
+def test_a_bad_env_setting_fails_when_the_file_loads_before_any_feature(
+    env, field, tmp_path, monkeypatch
+):
+    """The config is refused while loading, naming ``env.<field>``: neither the market
+    nor the features are touched (run_experiment fails before building them)."""
+    import allocgym.experiment.runner as runner
+
+    def never(*args, **kwargs):
+        raise AssertionError("features were built for an invalid config")
+
+    monkeypatch.setattr("allocgym.predictors.build_features", never)
+    monkeypatch.setattr("allocgym.data.load_market", never)
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "bad.yaml"
+    path.write_text(f"env: {env!r}\n".replace("'", '"'))
+    with pytest.raises(ConfigError, match=rf"bad\.yaml: env\.{field}: .* is invalid; expected"):
+        runner.run_experiment(path, progress=False, verbose=False)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_the_env_section_is_an_env_settings_and_round_trips(tmp_path):
+    config = load_config(
+        {"env": {"cost_bps": [5, 10, 15], "action": "Long-Short", "reward_kwargs": {}}}
+    )
+    assert isinstance(config.env, EnvSettings)
+    assert config.env.cost_bps == (5.0, 10.0, 15.0) and config.env.action == "long_short"
+    path = tmp_path / "c.yaml"
+    path.write_text(config.to_yaml())
+    assert load_config(path).env == config.env

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 )
 def test_custom_reward_plugs_in_by_module_or_file(spec, monkeypatch, synthetic_market):
     monkeypatch.syspath_prepend(str(ROOT))
-    env = PortfolioEnv(synthetic_market[:200], False, reward=spec, window=5)
+    env = PortfolioEnv(synthetic_market[:200], None, reward=spec, window=5)
     env.reset(seed=0)
     action = np.zeros(env.action_space.shape, dtype=np.float32)
     action[1] = 1.0  # concentrate in the first asset

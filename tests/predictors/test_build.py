@@ -7,6 +7,7 @@ import allocgym.predictors.build as build_module
 from allocgym.exceptions import AllocgymWarning, ConfigError
 from allocgym.predictors import (
     CACHE_ENV_VAR,
+    DEFAULT_PRESET,
     PRESETS,
     FeatureConfig,
     FeaturePanel,
@@ -102,7 +103,9 @@ def test_corrupt_cache_file_is_rebuilt(synthetic_market, tmp_path):
 
 
 def test_config_resolution_and_errors():
-    assert resolve_config(None) is PRESETS["full"]
+    assert resolve_config(DEFAULT_PRESET) is PRESETS["standard"]
+    with pytest.raises(TypeError, match=r"config=None names no feature preset.*no features"):
+        resolve_config(None)  # None means "no features" everywhere, never a preset
     assert resolve_config("standard").lstm is None and resolve_config("standard").garch
     assert resolve_config({"garch": None, "regime": {"n_states": 2}}).regime.n_states == 2
     with pytest.raises(ConfigError, match="not a feature preset"):

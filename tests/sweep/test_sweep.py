@@ -139,14 +139,16 @@ def test_validation_windows_end_each_training_part_after_the_purge_gap(
     synthetic_market, tmp_path, validation_calls
 ):
     from allocgym.backtest.metrics import sharpe_ratio
-    from allocgym.experiment.runner import _prepare
+    from allocgym.experiment import prepare_run
     from allocgym.sweep.trial import validation_pass
 
     dates = synthetic_market.dates
     cfg = tiny_experiment(
         tmp_path, synthetic_market, 520, walk_forward={"train": 300, "test": 200, "purge": 10}
     )
-    config, market, features, _, folds = _prepare(load_config(cfg), False, False, False)
+    config, market, features, _, folds = prepare_run(
+        load_config(cfg), progress=False, verbose=False
+    )
     # folds: train [0, 300) test [310, 510); train [200, 500) test [510, 520)
     assert [(f[0], f[-1], t[0]) for f, t in folds] == [(0, 299, 310), (200, 499, 510)]
     reported: list[dict] = []
