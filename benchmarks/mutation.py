@@ -65,6 +65,8 @@ TARGETS: dict[str, list[str]] = {
     "allocgym/envs/observation.py": ["tests/envs", "tests/test_invariants.py"],
     "allocgym/envs/rewards.py": ["tests/envs"],
     "allocgym/envs/track.py": ["tests/envs", "tests/backtest/test_engine.py"],
+    "allocgym/envs/rebalancing.py": ["tests/envs"],
+    "allocgym/envs/settings.py": ["tests/envs", "tests/experiment/test_config.py"],
     "allocgym/backtest/engine.py": ["tests/backtest", "tests/test_invariants.py"],
     "allocgym/backtest/stats.py": ["tests/backtest"],
     "allocgym/backtest/splitter.py": ["tests/backtest"],

@@ -53,9 +53,11 @@ class AgentPolicy:
         rebalance_every: int = 1,
     ) -> None:
         from allocgym.envs import SimplexMap
+        from allocgym.envs.actions import needs_state
 
         self.model = model
         self.action_map = SimplexMap() if action_map is None else action_map
+        self._needs_state = needs_state(self.action_map)
         self.name = name
         self.deterministic = deterministic
         self.rebalance_every = int(rebalance_every)
@@ -92,7 +94,11 @@ class AgentPolicy:
         )
         self._episode_start[:] = False
         tradable = np.concatenate([[1.0], np.asarray(state.available, dtype=np.float64)])
-        return self.action_map.to_weights(np.asarray(action), tradable, np.empty(tradable.size))
+        out = np.empty(tradable.size)
+        if self._needs_state:  # e.g. a no-trade band: the move starts from the weights held
+            current = np.asarray(state.weights, dtype=np.float64)
+            return self.action_map.to_weights(np.asarray(action), tradable, out, current, state.t)
+        return self.action_map.to_weights(np.asarray(action), tradable, out)
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | Path, config: dict | None = None) -> Path:
@@ -103,6 +109,7 @@ class AgentPolicy:
             "algorithm": type(self.model).__name__,
             "deterministic": self.deterministic,
             "rebalance_every": self.rebalance_every,
+            "action_map": repr(self.action_map),
             "config": config or {},
         }
 
@@ -126,6 +133,17 @@ class AgentPolicy:
         algo = next((s.load() for s in AGENTS.values() if s.cls == meta["algorithm"]), None)
         if algo is None:
             raise ValueError(f"{meta_path}: unknown algorithm {meta['algorithm']!r}")
+        saved_map = meta.get("action_map")  # absent in older saves: not checked
+        if saved_map is not None:
+            from allocgym.envs import SimplexMap
+
+            given = repr(SimplexMap() if action_map is None else action_map)
+            if given != saved_map:
+                raise ValueError(
+                    f"{meta_path}: the agent was trained with the action map {saved_map}, "
+                    f"not {given}; pass the same action_map (an agent's actions mean "
+                    "nothing through another map)"
+                )
         model = algo.load(directory / "model.zip", device="cpu")
         return cls(
             model,

@@ -145,6 +145,32 @@ def test_agent_policy_save_load_roundtrip(tmp_path, env, synthetic_market):
     np.testing.assert_array_equal(loaded.act(state), w)
 
 
+def test_agent_policy_acts_through_a_band_map_from_the_weights_held(tmp_path, synthetic_market):
+    band_env = PortfolioEnv(
+        synthetic_market[:300], None, window=5, action="band", random_start=True, episode_length=20
+    )
+    model = make_agent("ppo", band_env, n_steps=32, batch_size=16, n_epochs=1)
+    policy = AgentPolicy.from_env(model, band_env, "PPO-band")
+    obs, _ = band_env.reset(seed=1)
+    target = band_env.action_map.inner.to_weights(
+        model.predict(obs, deterministic=True)[0], np.ones(synthetic_market.n_assets + 1),
+        np.empty(synthetic_market.n_assets + 1),
+    )  # fmt: skip
+    # held weights within the band of the target: the agent's decision trades nothing
+    near = 0.99 * target + 0.01 * np.eye(synthetic_market.n_assets + 1)[0]
+    state = PolicyState.at(synthetic_market, band_env.t, near, observation=obs)
+    np.testing.assert_allclose(policy.act(state), near, rtol=0, atol=1e-15)
+    # far from the target (all cash): it moves by L1 - band toward the target
+    cash = np.eye(synthetic_market.n_assets + 1)[0]
+    policy.reset()
+    w = policy.act(PolicyState.at(synthetic_market, band_env.t, cash, observation=obs))
+    assert np.abs(w - cash)[1:].sum() == pytest.approx(target[1:].sum() - 0.05, abs=1e-12)
+    policy.save(tmp_path / "band")
+    assert AgentPolicy.load(tmp_path / "band", band_env.action_map).act(state) is not None
+    with pytest.raises(ValueError, match=r"trained with the action map BandMap"):
+        AgentPolicy.load(tmp_path / "band")  # the default SimplexMap would misread it
+
+
 def test_agent_policy_needs_an_observation(env, synthetic_market):
     model = make_agent("ppo", env, n_steps=32, batch_size=16, n_epochs=1)
     state = PolicyState.at(synthetic_market, 10, env.weights)
