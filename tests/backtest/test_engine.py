@@ -481,10 +481,22 @@ def test_progress_is_one_bar_over_policies_times_folds(market, capsys) -> None:
     for splitter in (SPLIT, GAPPED):  # 3 contiguous folds; 3 folds with gaps between
         backtest(pols(), market, splitter=splitter, n_boot=20, progress=True)
         err = capsys.readouterr().err
-        assert "backtest" in err and "6/6" in err and "7/6" not in err
+        final = err.strip().split("\r")[-1]  # the bar as it was left: every tick counted
+        assert final.startswith("backtest") and " 6/6 " in final and final.endswith(", b]")
     backtest(pols(), market, splitter=SPLIT, n_boot=20, progress=False)
     backtest(pols(), market, splitter=SPLIT, n_boot=20)  # captured stderr is no terminal
     assert capsys.readouterr().err == ""
+
+
+def test_progress_counts_a_last_fold_with_no_day_to_trade(synthetic_market, capsys) -> None:
+    # gapped folds over 651 dates: the last test window holds the last date only, so its
+    # episode has no day to trade; the bar still counts it
+    splitter = WalkForward(train=200, test=100, step=150)
+    assert [te[0] for _, te in splitter.split(651)] == [200, 350, 500, 650]
+    backtest({"a": EqualWeight()}, synthetic_market[:651], splitter=splitter, n_boot=20,
+             progress=True)  # fmt: skip
+    final = capsys.readouterr().err.strip().split("\r")[-1]
+    assert " 4/4 " in final
 
 
 def test_results_config_records_the_settings(short, tmp_path) -> None:
