@@ -48,3 +48,13 @@ def test_train_ppo_script_runs(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert "PPO" in out.stdout and "1/N" in out.stdout
     assert (tmp_path / "run" / "report.md").exists()
+
+
+def test_readme_tour_is_the_tour_script() -> None:
+    """The README's short tour and experiments/tour.py are the same code (no drift)."""
+    script = (ROOT / "experiments" / "tour.py").read_text()
+    body = script.split("# --- tour ---\n")[1].split("# --- end of tour ---")[0].strip()
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## A short tour")[1].split("```python\n")[1].split("```")[0].strip()
+    assert block == body
+    compile(body, "tour", "exec")
