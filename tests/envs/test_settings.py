@@ -117,3 +117,33 @@ def test_to_dict_is_plain_and_differences_name_the_fields():
         "window": (20, 10),
         "time_features": (False, True),
     }
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"cost_bps": {5.0, 6.0}}, "cost_bps"),  # a set has no asset order
+        ({"cost_bps": ["ten"]}, "cost_bps"),  # named, not a raw float() error
+        ({"cost_bps": [True, 5.0]}, "cost_bps"),  # a bool is no rate
+        ({"reward_kwargs": ["ab"]}, "reward_kwargs"),  # dict(["ab"]) would be {"a": "b"}
+        ({"reward_kwargs": {1: 0.5}}, "reward_kwargs"),  # parameter names are strings
+        ({"reward": "nope", "reward_kwargs": {"eta": 0.1}}, "reward"),  # the name is wrong
+    ],
+)
+def test_values_that_look_almost_right_are_refused_naming_the_field(values, field):
+    with pytest.raises(SettingError) as err:
+        EnvSettings(**values)
+    assert err.value.field == field
+
+
+def test_smallest_accepted_integers():
+    s = EnvSettings(window=1, rebalance_every=1, episode_length=2, norm_window=2)
+    assert (s.window, s.rebalance_every, s.episode_length, s.norm_window) == (1, 1, 2, 2)
+
+
+def test_settings_keep_their_own_plain_copies():
+    kwargs = {"band": 0.1}
+    s = EnvSettings(action="band", action_kwargs=kwargs, time_features=np.True_)
+    kwargs["band"] = 0.9  # the caller's dict changes later: the settings do not
+    assert s.action_kwargs == {"band": 0.1} and type(s.action_kwargs) is dict
+    assert s.time_features is True  # a Python bool (YAML- and JSON-safe), not np.bool_
