@@ -14,6 +14,7 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 from allocgym.envs import (
     BandMap,
+    EqualReference,
     LongShortMap,
     PortfolioEnv,
     ResidualMap,
@@ -263,6 +264,63 @@ def test_residual_purchases_are_scaled_to_the_cash_available():
     np.testing.assert_allclose(w, [0.0, 1 / 3 + 0.1, 1 / 3 - 0.1, 1 / 3], rtol=1e-14)
 
 
+# cash, 1, 3 and 2 tradable assets: the reference 1/N over those, all cash when none trades
+MIXED_TRADABLE = np.array([[1, 0, 0, 0], [1, 0, 1, 0], [1, 1, 1, 1], [1, 1, 0, 1]], float)
+MIXED_EQUAL = np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, 1 / 3, 1 / 3, 1 / 3], [0, 0.5, 0, 0.5]])
+
+
+def test_equal_reference_is_one_over_n_or_all_cash_single_and_batch():
+    # the reference itself (public), not only the map's output: the map recomputes cash
+    ref = EqualReference()
+    current = np.full((4, 4), 0.25)
+    for tradable, held, expected in zip(MIXED_TRADABLE, current, MIXED_EQUAL, strict=True):
+        w = ref.weights(held, tradable, 0, np.empty(4))
+        np.testing.assert_allclose(w, expected, rtol=1e-15, atol=0)
+    batch = ref.weights_batch(current, MIXED_TRADABLE, np.zeros(4, dtype=int))
+    np.testing.assert_allclose(batch, MIXED_EQUAL, rtol=1e-15, atol=0)
+
+
+def test_residual_on_equal_with_mixed_tradable_rows():
+    # zero action: the reference per row; any action with no tradable asset: all cash
+    m = ResidualMap("equal", 0.5)
+    batch = m.to_weights_batch(np.zeros((4, 3)), MIXED_TRADABLE)
+    np.testing.assert_allclose(batch, MIXED_EQUAL, rtol=1e-15, atol=0)
+    single = [m.to_weights(np.zeros(3), tr, np.empty(4)) for tr in MIXED_TRADABLE]
+    np.testing.assert_allclose(single, MIXED_EQUAL, rtol=1e-15, atol=0)
+    a = np.array([[0.7, -0.4, 1.0]] * 4)
+    np.testing.assert_array_equal(m.to_weights_batch(a, MIXED_TRADABLE)[0], [1, 0, 0, 0])
+    np.testing.assert_array_equal(m.to_weights(a[0], MIXED_TRADABLE[0], np.empty(4)), [1, 0, 0, 0])
+
+
+def test_residual_on_equal_needs_no_state_but_checks_it_when_given():
+    # 1/N reads neither the weights held nor t: the batch call without them works as the
+    # single one does; weights held of the wrong shape are still an error
+    m = ResidualMap("equal")
+    w = m.to_weights_batch(np.zeros((2, 2)), np.ones((2, 3)))
+    np.testing.assert_allclose(w, [[0.0, 0.5, 0.5]] * 2)
+    with pytest.raises(ValueError, match=r"current weights have shape \(2, 2\); expected \(2, 3\)"):
+        m.to_weights_batch(np.zeros((2, 2)), np.ones((2, 3)), np.full((2, 2), 0.5), [0, 0])
+
+
+def test_residual_map_is_long_only_for_the_env(small_market):
+    # the env reads long_only / max_leverage from the map: the observed weights are bounded
+    # to [0, 1] and target weights given directly must be long only, like the map's own
+    env = PortfolioEnv(small_market, features=None, start=40, action="residual")
+    weights = env.observation_layout.slices["weights"]
+    assert (env.observation_space.low[weights] == 0.0).all()
+    assert (env.observation_space.high[weights] == 1.0).all()
+    env.reset()
+    with pytest.raises(ValueError, match="negative entries"):
+        env.step_weights([0.2, 0.9, -0.1, 0.0, 0.0, 0.0])  # gross exposure 1: short only
+
+
+def test_a_band_around_the_residual_map_is_bounded_by_its_leverage():
+    m = BandMap(ResidualMap("current"), band=1.0)
+    assert (m.long_only, m.max_leverage) == (True, 1.0)
+    with pytest.raises(ValueError, match=r"band=1.01 is invalid; expected .*0 <= band <= 1$"):
+        BandMap(ResidualMap("current"), band=1.01)
+
+
 class TableReference:
     """A point-in-time reference given as one row of weights per decision index."""
 
@@ -306,6 +364,42 @@ def test_a_bad_reference_is_reported():
         ResidualMap(bad).to_weights(np.zeros(2), np.ones(3), np.empty(3), np.ones(3) / 3, 0)
     with pytest.raises(ValueError, match="sums"):
         ResidualMap(bad).to_weights_batch(np.zeros((1, 2)), np.ones((1, 3)), np.ones((1, 3)), [0])
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        [0.5, 0.5 + 1e-12, -1e-12],  # negative rounding down to -1e-12 (inclusive)
+        [0.5, 0.5 + 0.9e-9, 0.0],  # sums within 1e-9 of 1
+        [0.5, 0.5 - 0.9e-9, 0.0],
+    ],
+)
+def test_a_reference_within_the_rounding_tolerances_is_accepted(row):
+    m = ResidualMap(TableReference(np.array([row, row])))
+    w = m.to_weights(np.zeros(2), np.ones(3), np.empty(3), np.ones(3) / 3, 0)
+    assert w.min() >= 0.0 and w.sum() == pytest.approx(1.0, abs=1e-8)
+    w = m.to_weights_batch(np.zeros((2, 2)), np.ones((2, 3)), np.ones((2, 3)) / 3, [0, 1])
+    assert w.min() >= 0.0 and np.allclose(w.sum(axis=1), 1.0, rtol=0, atol=1e-8)
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        [0.5, 0.5 + 2e-12, -2e-12],  # just beyond the rounding allowed
+        [0.4, 0.7, -0.1],  # sums to 1, but short
+        [0.5, 0.5 + 2e-9, 0.0],
+        [0.5, 0.5 - 2e-9, 0.0],
+        [0.5, np.nan, 0.5],
+    ],
+)
+def test_a_reference_outside_the_tolerances_is_reported(row):
+    good = [0.2, 0.3, 0.5]
+    m = ResidualMap(TableReference(np.array([good, row, good])))
+    with pytest.raises(ValueError, match=r"returned weights .*expected finite, non-negative"):
+        m.to_weights(np.zeros(2), np.ones(3), np.empty(3), np.ones(3) / 3, 1)
+    # one bad row among good ones in a batch
+    with pytest.raises(ValueError, match=r"returned weights .*expected finite, non-negative"):
+        m.to_weights_batch(np.zeros((3, 2)), np.ones((3, 3)), np.ones((3, 3)) / 3, [0, 1, 2])
 
 
 # ---------------------------------------------------------------- batch == single
@@ -484,3 +578,24 @@ def test_bad_actions_are_rejected():
         BandMap(SimplexMap()).to_weights(
             np.full(3, np.inf), np.ones(3), np.empty(3), np.ones(3) / 3
         )
+
+
+def test_residual_rejects_actions_of_the_wrong_shape_or_type(small_market):
+    # the env passes the action straight to the map: its check is the only one
+    env = PortfolioEnv(small_market, features=None, start=40, action="residual")
+    env.reset()
+    n = small_market.n_assets
+    for bad in (np.zeros(n - 1), np.zeros(n + 1), np.zeros(n + 2), np.zeros((1, n))):
+        with pytest.raises(ValueError, match=rf"action has shape {re.escape(str(bad.shape))}"):
+            env.step(bad)
+    for bad in (np.ones(n, dtype=bool), np.ones(n, dtype=complex)):
+        with pytest.raises(ValueError, match=f"dtype {bad.dtype}; expected a numeric array"):
+            env.step(bad)
+    # the map directly: one entry for two assets must not be broadcast
+    m = ResidualMap("current")
+    with pytest.raises(ValueError, match=r"action has shape \(1,\)"):
+        m.to_weights(np.array([0.5]), np.ones(3), np.empty(3), np.ones(3) / 3, 0)
+    # integers are numbers, as for the other maps
+    np.testing.assert_array_equal(
+        env.action_to_weights(np.ones(n, dtype=int)), env.action_to_weights(np.ones(n))
+    )
