@@ -287,6 +287,11 @@ def generate(module: str, functions: set[str] | None = None, root: Path = ROOT) 
 
 
 # ---------------------------------------------------------------------- test selection
+# what the tests read: the package, the tests, and the example configs/scripts and README
+# that tests/experiment checks
+_COPIED = ("allocgym", "tests", "experiments", "README.md", "pyproject.toml")
+
+
 def _scratch(head: bool = False) -> Path:
     """A copy of the package and tests: the working tree, or the last commit (``head``).
 
@@ -296,12 +301,12 @@ def _scratch(head: bool = False) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix="allocgym-mut-"))
     if head:
         archive = subprocess.run(
-            ["git", "archive", "HEAD", "allocgym", "tests", "pyproject.toml"],
+            ["git", "archive", "HEAD", *_COPIED],
             cwd=ROOT, capture_output=True, check=True,
         ).stdout  # fmt: skip
         subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
         return tmp
-    for name in ("allocgym", "tests", "pyproject.toml"):
+    for name in _COPIED:
         src = ROOT / name
         if src.is_dir():
             shutil.copytree(src, tmp / name, ignore=shutil.ignore_patterns("__pycache__"))
@@ -330,7 +335,7 @@ def line_tests(scratch: Path, module: str, tests: list[str]) -> tuple[dict[int, 
         f"data_file = {scratch / '.coverage'}\n"
     )
     t0 = time.perf_counter()
-    subprocess.run(
+    done = subprocess.run(
         [
             sys.executable,
             "-m",
@@ -344,15 +349,20 @@ def line_tests(scratch: Path, module: str, tests: list[str]) -> tuple[dict[int, 
             "no:cacheprovider",
             "-p",
             "no:xdist",
-            "-x",
             *tests,
         ],
         cwd=scratch,
         env=_env(scratch),
         capture_output=True,
+        text=True,
         check=False,
     )
     elapsed = time.perf_counter() - t0
+    if done.returncode != 0:  # a score measured on failing tests would mean nothing
+        raise SystemExit(
+            f"{module}: its tests fail before any mutant is planted ({' '.join(tests)}):\n"
+            + done.stdout[-3000:]
+        )
     import coverage
 
     data = coverage.CoverageData(basename=str(scratch / ".coverage"))
