@@ -126,6 +126,10 @@ def test_to_dict_is_plain_and_differences_name_the_fields():
         ({"cost_bps": ["ten"]}, "cost_bps"),  # named, not a raw float() error
         ({"cost_bps": [True, 5.0]}, "cost_bps"),  # a bool is no rate
         ({"reward_kwargs": ["ab"]}, "reward_kwargs"),  # dict(["ab"]) would be {"a": "b"}
+        ({"reward_kwargs": []}, "reward_kwargs"),  # a list, even empty, is no mapping
+        ({"action_kwargs": ()}, "action_kwargs"),
+        ({"window": None}, "window"),  # only the optional lengths accept None
+        ({"rebalance_every": None}, "rebalance_every"),
         ({"reward_kwargs": {1: 0.5}}, "reward_kwargs"),  # parameter names are strings
         ({"reward": "nope", "reward_kwargs": {"eta": 0.1}}, "reward"),  # the name is wrong
     ],
