@@ -103,6 +103,6 @@ def test_list_prints_every_registered_name_with_its_defaults():
     assert any(ln.startswith("min_variance") and "Min-variance" in ln for ln in lines)
     assert "lookback=252, rebalance_every=21" in out.stdout
     assert "eta=0.01, warmup=10, clip=10.0" in out.stdout
-    assert "n_steps=512" in out.stdout
+    assert "n_envs=256, learning_rate=0.001, n_steps=32" in out.stdout  # PPO, vectorised
     out = run_cli("list", "baselines", "nonsense")
     assert out.returncode == 2 and "'nonsense' is not one of" in out.stderr

@@ -2,10 +2,12 @@
 
 ``make_agent(name, env, **hyperparameters)`` builds PPO (default), A2C, SAC, TD3, DDPG
 or RecurrentPPO; :class:`RLAgent` trains one on each walk-forward fold inside the
-backtester; :class:`AgentPolicy` runs a trained model as a backtester policy.
+backtester; :class:`AgentPolicy` runs a trained model as a backtester policy;
+:class:`SeedEnsemble` holds the average target weights of an agent's seeds.
 """
 
 from allocgym.agents.callbacks import FinancialMetricsCallback, episode_metrics
+from allocgym.agents.ensemble import SeedEnsemble
 from allocgym.agents.networks import AssetEncoder, asset_encoder_kwargs
 from allocgym.agents.policy import AgentPolicy, RLAgent
 from allocgym.agents.registry import AGENTS, list_agents, make_agent, resolve_hyperparameters
@@ -16,6 +18,7 @@ __all__ = [
     "AssetEncoder",
     "FinancialMetricsCallback",
     "RLAgent",
+    "SeedEnsemble",
     "asset_encoder_kwargs",
     "episode_metrics",
     "list_agents",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -16,8 +17,8 @@ _DAYS = 252
 
 
 def episode_metrics(
-    net_returns: list[float], turnover: list[float], costs: list[float], hhi: list[float],
-    days_per_step: int = 1,
+    net_returns: Sequence[float], turnover: Sequence[float], costs: Sequence[float],
+    hhi: Sequence[float], days_per_step: int = 1,
 ) -> dict[str, float]:  # fmt: skip
     """Summary of one training episode from its per-step records.
 
@@ -35,7 +36,7 @@ def episode_metrics(
         "turnover": float(np.sum(turnover)),
         "cost": float(np.sum(costs)),
         "max_drawdown": float(np.max(1.0 - wealth / peak)) if r.size else 0.0,
-        "concentration": float(np.mean(hhi)) if hhi else 0.0,
+        "concentration": float(np.mean(hhi)) if len(hhi) else 0.0,
         "length": float(r.size),
     }
 
@@ -43,46 +44,70 @@ def episode_metrics(
 class FinancialMetricsCallback(BaseCallback):
     """Log ``episode/{wealth,sharpe,turnover,cost,max_drawdown,concentration}`` per episode.
 
-    Reads the ``info`` dicts that :class:`~allocgym.envs.PortfolioEnv` returns (works
-    with any number of parallel envs) and records the mean over the episodes that
-    finished since the last log, with the SB3 logger, so the values land in the same
-    TensorBoard run as SB3's own training curves.
+    Works with any number of parallel envs. Each step's figures come from the ``info``
+    dicts that :class:`~allocgym.envs.PortfolioEnv` returns (one env, or SB3's
+    DummyVecEnv/SubprocVecEnv of them) or, for a
+    :class:`~allocgym.envs.vector.PortfolioVecEnv` (whose infos carry only SB3's
+    auto-reset keys), from its batch of per-step figures ``last``, read in one go. The
+    callback records the mean over the episodes that finished since the last log with
+    the SB3 logger, so the values land in the same TensorBoard run as SB3's own curves.
+    Steps of envs that report neither are not recorded.
     """
 
     def __init__(self, days_per_step: int = 1, verbose: int = 0) -> None:
         super().__init__(verbose)
         self.days_per_step = days_per_step
-        self._buffers: list[dict[str, list[float]]] = []
+        self._batch: Any = None
+        self._rows: list[np.ndarray] = []  # per step: (4, n_envs) net, turnover, cost, hhi
+        self._first = np.zeros(1, dtype=np.int64)  # step index where each env's episode began
+        self._offset = 0  # step index of self._rows[0]
         self._finished: list[dict[str, float]] = []
         self.episodes_: list[dict[str, float]] = []
 
     def _on_training_start(self) -> None:
-        n = self.training_env.num_envs if self.training_env is not None else 1
-        self._buffers = [self._empty() for _ in range(n)]
+        env = self.training_env
+        n = env.num_envs if env is not None else 1
+        base = getattr(env, "unwrapped", None)
+        self._batch = base if isinstance(getattr(base, "last", None), dict) else None
+        self._rows, self._offset = [], 0
+        self._first = np.zeros(n, dtype=np.int64)
 
-    @staticmethod
-    def _empty() -> dict[str, list[float]]:
-        return {"net": [], "turnover": [], "cost": [], "hhi": []}
+    def _step_figures(self) -> np.ndarray | None:
+        """This step's (4, n_envs) net return, turnover, cost and Herfindahl index."""
+        if self._batch is not None:
+            last = self._batch.last
+            w = np.asarray(last["weights_after"])[:, 1:]
+            hhi = np.einsum("ij,ij->i", w, w)
+            return np.stack([last["net_return"], last["turnover"], last["cost"], hhi])
+        infos: list[dict[str, Any]] = self.locals.get("infos", [])
+        if not infos or not all("net_return" in info for info in infos):
+            return None
+        rows = []
+        for info in infos:
+            w = np.asarray(info["weights_after"])[1:]
+            rows.append((info["net_return"], info["turnover"], info["cost"], np.dot(w, w)))
+        return np.array(rows, dtype=np.float64).T
 
     def _on_step(self) -> bool:
-        infos: list[dict[str, Any]] = self.locals.get("infos", [])
-        dones = self.locals.get("dones", np.zeros(len(infos), dtype=bool))
-        for i, info in enumerate(infos):
-            if "net_return" not in info:
-                continue
-            buf = self._buffers[i]
-            buf["net"].append(info["net_return"])
-            buf["turnover"].append(info["turnover"])
-            buf["cost"].append(info["cost"])
-            w = np.asarray(info["weights_after"])[1:]
-            buf["hhi"].append(float(np.dot(w, w)))
-            if dones[i]:
-                m = episode_metrics(
-                    buf["net"], buf["turnover"], buf["cost"], buf["hhi"], self.days_per_step
-                )
-                self._finished.append(m)
-                self.episodes_.append(m)
-                self._buffers[i] = self._empty()
+        row = self._step_figures()
+        if row is None:
+            return True
+        self._rows.append(row)
+        dones = np.asarray(self.locals.get("dones", np.zeros(row.shape[1], dtype=bool)))
+        if not dones.any():
+            return True
+        path = np.stack(self._rows)  # (steps, 4, n_envs)
+        end = self._offset + len(self._rows)
+        for i in np.flatnonzero(dones):
+            net, turnover, cost, hhi = path[self._first[i] - self._offset :, :, i].T
+            m = episode_metrics(net, turnover, cost, hhi, self.days_per_step)
+            self._finished.append(m)
+            self.episodes_.append(m)
+            self._first[i] = end
+        used = int(self._first.min()) - self._offset  # rows no running episode needs
+        if used > 0:
+            del self._rows[:used]
+            self._offset += used
         return True
 
     def _on_rollout_end(self) -> None:

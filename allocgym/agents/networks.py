@@ -28,6 +28,8 @@ import torch
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
+from allocgym.agents.training import env_attribute
+
 __all__ = ["AssetEncoder", "asset_encoder_kwargs"]
 
 
@@ -95,13 +97,21 @@ class AssetEncoder(BaseFeaturesExtractor):
 
 
 def asset_encoder_kwargs(env: Any, embed_dim: int = 8, hidden: int = 32) -> dict[str, Any]:
-    """``policy_kwargs`` that put :class:`AssetEncoder` in front of SB3's policy heads."""
-    base = getattr(env, "unwrapped", env)
-    layout = getattr(base, "observation_layout", None)
-    if layout is None or getattr(base, "dict_obs", False):
+    """``policy_kwargs`` that put :class:`AssetEncoder` in front of SB3's policy heads.
+
+    ``env``: a :class:`~allocgym.envs.PortfolioEnv` or
+    :class:`~allocgym.envs.vector.PortfolioVecEnv` (or an SB3 VecEnv of either).
+    """
+    try:
+        layout = env_attribute(env, "observation_layout")
+        dict_obs = env_attribute(env, "dict_obs")
+    except AttributeError:
+        layout = dict_obs = None
+    if layout is None or dict_obs:
+        name = type(getattr(env, "unwrapped", env)).__name__
         raise TypeError(
-            f"{type(base).__name__} has no observation_layout; the asset encoder needs a "
-            "PortfolioEnv with observation='flat'"
+            f"{name} has no observation_layout; the asset encoder needs a PortfolioEnv "
+            "or PortfolioVecEnv with observation='flat'"
         )
     slices = {k: (s.start, s.stop) for k, s in layout.slices.items()}
     return {

@@ -19,6 +19,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from allocgym._io import atomic_write
 from allocgym._typing import FloatArray
+from allocgym.agents.training import env_attribute, monitored, training_env
 from allocgym.data import MarketData
 from allocgym.envs.settings import EnvSettings
 from allocgym.predictors.panel import FeaturePanel
@@ -65,10 +66,15 @@ class AgentPolicy:
 
     @classmethod
     def from_env(cls, model: Any, env: Any, name: str = "agent", **kwargs: Any) -> AgentPolicy:
-        """Take the action map and decision period from the (training) env."""
-        base = getattr(env, "unwrapped", env)
-        kwargs.setdefault("rebalance_every", base.rebalance_every)
-        return cls(model, base.action_map, name, **kwargs)
+        """Take the action map and decision period from the (training) env.
+
+        ``env``: a :class:`~allocgym.envs.PortfolioEnv`, a
+        :class:`~allocgym.envs.vector.PortfolioVecEnv` or an SB3 VecEnv of either,
+        wrappers (Monitor, VecMonitor) included.
+        """
+        action_map = env_attribute(env, "action_map")
+        kwargs.setdefault("rebalance_every", env_attribute(env, "rebalance_every"))
+        return cls(model, action_map, name, **kwargs)
 
     def reset(self) -> None:
         self._steps = 0
@@ -157,10 +163,11 @@ class AgentPolicy:
 class RLAgent:
     """An RL agent that trains on each walk-forward fold's training part.
 
-    ``fit(train_market, train_features)`` builds a training
-    :class:`~allocgym.envs.PortfolioEnv` on the training slice only (random episode
-    starts, seeded), trains ``timesteps`` steps and keeps the model; ``act`` then runs
-    it out of sample. With ``checkpoint_dir`` every fold's model is saved there under
+    ``fit(train_market, train_features)`` builds a training env on the training slice
+    only (:func:`~allocgym.agents.training.training_env`: a
+    :class:`~allocgym.envs.vector.PortfolioVecEnv` of ``n_envs`` portfolios from random
+    episode starts, seeded), trains ``timesteps`` steps and keeps the model; ``act``
+    then runs it out of sample. With ``checkpoint_dir`` every fold's model is saved there under
     its training date range and loaded instead of retrained when it exists, so an
     interrupted experiment resumes where it stopped.
 
@@ -169,8 +176,10 @@ class RLAgent:
     algorithm : str
         Registered agent name (:data:`allocgym.agents.AGENTS`).
     timesteps : int
-        Environment steps of training per fold.
+        Environment steps of training per fold, all portfolios together (SB3 rounds up
+        to whole rollouts).
     seed : int
+        Seeds the model and the training env: same seed, same model (on CPU).
     env : EnvSettings, optional
         The training environment's settings (default ``EnvSettings()``), shared with the
         backtest: pass the same object to :func:`~allocgym.backtest.backtest`. The agent
@@ -180,7 +189,14 @@ class RLAgent:
     network : {"mlp", "equivariant"}
         ``"equivariant"`` puts :class:`~allocgym.agents.AssetEncoder` in front.
     hyperparameters : dict
-        Passed to :func:`~allocgym.agents.make_agent`.
+        Passed to :func:`~allocgym.agents.make_agent`; they override the algorithm's
+        defaults for ``n_envs`` environments (:class:`~allocgym.agents.AgentSpec`).
+    n_envs : int, optional
+        Portfolios stepped together in training; None: the algorithm's default
+        (``AGENTS[algorithm].n_envs``: 256 for PPO, 64 for A2C and RecurrentPPO, 32 for
+        SAC, TD3 and DDPG), fewer when ``timesteps`` cannot fill one rollout of
+        ``n_steps`` per env. 1 trains on a single :class:`~allocgym.envs.PortfolioEnv`
+        with the single-env defaults, as before vectorised training.
     name : str
     checkpoint_dir : path, optional
     tensorboard_dir : path, optional
@@ -200,6 +216,7 @@ class RLAgent:
         *,
         network: str = "mlp",
         hyperparameters: dict[str, Any] | None = None,
+        n_envs: int | None = None,
         name: str | None = None,
         checkpoint_dir: str | Path | None = None,
         tensorboard_dir: str | Path | None = None,
@@ -215,13 +232,16 @@ class RLAgent:
         self.env = EnvSettings() if env is None else env
         self.network = network
         self.hyperparameters = dict(hyperparameters or {})
+        self.n_envs = _n_envs(algorithm, n_envs, self.timesteps, self.hyperparameters)
         self.name = name or algorithm.upper()
         self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
         self.tensorboard_dir = None if tensorboard_dir is None else Path(tensorboard_dir)
         self.progress = progress
         self.policy_: AgentPolicy | None = None
+        self.fold_policies_: dict[str, AgentPolicy] = {}
         self.n_folds_trained_ = 0
         self.n_folds_loaded_ = 0
+        self.n_folds_reused_ = 0
         self.training_episodes_: list[dict[str, float]] = []
 
     def reset(self) -> None:
@@ -229,19 +249,12 @@ class RLAgent:
             self.policy_.reset()
 
     def make_env(self, market: MarketData, features: FeaturePanel | None) -> Any:
-        """The training environment on ``market`` (random starts, seeded).
+        """The training environment on ``market``: ``n_envs`` portfolios, random starts,
+        seeded (:func:`~allocgym.agents.training.training_env`).
 
         ``features=None``: no features (the observation holds past returns and weights).
         """
-        settings = self.env
-        k = settings.rebalance_every
-        span = market.n_dates - settings.window - 1
-        length = settings.episode_length
-        if length is not None and length * k > span:
-            length = max(span // k, 1)
-        env = settings.make_env(market, features, random_start=True, episode_length=length)
-        env.reset(seed=self.seed)
-        return env
+        return training_env(self.env, market, features, n_envs=self.n_envs, seed=self.seed)
 
     def fold_key(self, market: MarketData) -> str:
         """The name of the folder a training slice's model is saved in (``checkpoint_dir /
@@ -249,18 +262,28 @@ class RLAgent:
         return f"{market.dates[0]:%Y%m%d}-{market.dates[-1]:%Y%m%d}"
 
     def fit(self, market: MarketData, features: FeaturePanel | None = None) -> RLAgent:
-        """Train on ``market`` (the fold's training part) or load the saved model."""
-        from stable_baselines3.common.monitor import Monitor
+        """Train on ``market`` (the fold's training part) or load the saved model.
 
+        A fold this agent has already fitted (same ``fold_key``, i.e. the same training
+        dates) is taken from memory (``fold_policies_``, counted in ``n_folds_reused_``),
+        reset, and neither trained nor loaded again: a
+        :class:`~allocgym.agents.SeedEnsemble` refits its members on every fold.
+        """
         from allocgym.agents.callbacks import FinancialMetricsCallback
         from allocgym.agents.networks import asset_encoder_kwargs
         from allocgym.agents.registry import make_agent
 
         key = self.fold_key(market)
+        if key in self.fold_policies_:
+            self.policy_ = self.fold_policies_[key]
+            self.policy_.reset()  # a new schedule, as a freshly trained or loaded one
+            self.n_folds_reused_ += 1
+            return self
         env = self.make_env(market, features)
         saved = None if self.checkpoint_dir is None else self.checkpoint_dir / key
         if saved is not None and (saved / "agent.json").exists():
             self.policy_ = AgentPolicy.load(saved, env.action_map)
+            self.fold_policies_[key] = self.policy_
             self.n_folds_loaded_ += 1
             if self.progress is not None:
                 self.progress(self.timesteps)
@@ -270,7 +293,7 @@ class RLAgent:
             hp["policy_kwargs"] = asset_encoder_kwargs(env)
         if self.tensorboard_dir is not None:
             hp.setdefault("tensorboard_log", str(self.tensorboard_dir))
-        model = make_agent(self.algorithm, Monitor(env), seed=self.seed, **hp)
+        model = make_agent(self.algorithm, monitored(env), seed=self.seed, **hp)
         metrics = FinancialMetricsCallback(days_per_step=env.rebalance_every)
         callbacks = [metrics]
         if self.progress is not None:
@@ -282,6 +305,7 @@ class RLAgent:
         )
         self.training_episodes_.extend(metrics.episodes_)
         self.policy_ = AgentPolicy.from_env(model, env, self.name)
+        self.fold_policies_[key] = self.policy_
         self.n_folds_trained_ += 1
         if saved is not None:
             self.policy_.save(saved, {"algorithm": self.algorithm, "seed": self.seed, "fold": key})
@@ -291,6 +315,22 @@ class RLAgent:
         if self.policy_ is None:
             raise RuntimeError(f"{self.name}: call fit() (or run a backtest) before act()")
         return self.policy_.act(state)
+
+
+def _n_envs(algorithm: str, n_envs: Any, timesteps: int, hyperparameters: dict) -> int | None:
+    """``n_envs`` checked, or the algorithm's default for this budget
+    (:meth:`~allocgym.agents.AgentSpec.default_n_envs`; None for an unknown algorithm:
+    ``fit`` then fails naming the known ones)."""
+    if n_envs is None:
+        from allocgym.agents.registry import AGENTS
+
+        found = AGENTS.find(algorithm)
+        if found is None:
+            return None
+        return AGENTS.entry(found).factory.default_n_envs(timesteps, **hyperparameters)
+    if not isinstance(n_envs, int | np.integer) or isinstance(n_envs, bool) or n_envs < 1:
+        raise ValueError(f"n_envs={n_envs!r} is invalid; expected an integer >= 1 or None")
+    return int(n_envs)
 
 
 class _ProgressCallback(BaseCallback):

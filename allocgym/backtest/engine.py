@@ -214,7 +214,10 @@ def backtest(
         first policy whose ``is_benchmark`` attribute is true
         (:class:`~allocgym.baselines.EqualWeight`, 1/N), if any.
     n_trials : int, optional
-        Configurations tried, for the deflated Sharpe ratio (default: number of policies).
+        Configurations tried, for the deflated Sharpe ratio (default: number of
+        policies). Each policy is one configuration: every seed of an RL agent and every
+        seed ensemble count, as ``allocgym run`` passes; pass more when configurations
+        were tried and dropped before this run (a sweep, a discarded variant).
     n_boot : int
         Bootstrap replications of the Sharpe confidence interval.
     name : str

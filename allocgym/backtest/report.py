@@ -17,6 +17,7 @@ import pandas as pd
 from allocgym._io import atomic_write
 from allocgym.backtest.metrics import FLAT, drawdowns
 from allocgym.backtest.results import Results
+from allocgym.backtest.stats import seed_summary
 
 __all__ = ["write_report"]
 
@@ -70,6 +71,66 @@ def comparison_table(results: Results, columns: tuple[str, ...] | None = None) -
         for name in m.index
     ]
     return "\n".join([head, rule, *rows])
+
+
+def _cell(m: pd.DataFrame, name: str, col: str) -> str:
+    return _fmt(m.loc[name, col], _TABLE[col][1]) if col in m.columns else "–"
+
+
+def seeds_table(results: Results, level: float = 0.95) -> str:
+    """Per agent run with several seeds (``config["seed_groups"]``): each seed's row, the
+    mean over seeds with its t-interval (:func:`~allocgym.backtest.stats.seed_summary`),
+    and the seed ensemble's row (``config["seed_ensembles"]``); "" when there is none."""
+    groups = results.config.get("seed_groups") or {}
+    if not groups:
+        return ""
+    m = results.metrics
+    summary = seed_summary(m, groups, level=level)
+    ensembles = results.config.get("seed_ensembles") or {}
+    pct = f"{level:.0%}"
+    head = (
+        f"| Policy | Sharpe | Sharpe {pct} CI over seeds | Sharpe sd over seeds | "
+        "Turnover/yr | Costs (sum, % of wealth) |"
+    )
+    rows = [head, "|---|---:|---:|---:|---:|---:|"]
+
+    def row(label: str, name: str) -> str:  # one policy: no interval, no spread
+        sharpe, turnover, costs = (_cell(m, name, c) for c in ("sharpe", "turnover", "total_costs"))
+        return f"| {label} | {sharpe} |  |  | {turnover} | {costs} |"
+
+    for agent, names in groups.items():
+        rows += [row(name, name) for name in names]
+        s = summary.loc[agent]
+        ci = f"[{_fmt(s['sharpe_ci_low'], '{:.2f}')}, {_fmt(s['sharpe_ci_high'], '{:.2f}')}]"
+        rows.append(
+            f"| **{agent}: mean of {int(s['n_seeds'])} seeds** | "
+            f"**{_fmt(s['sharpe_mean'], '{:.2f}')}** | {ci} | {_fmt(s['sharpe_std'], '{:.2f}')} | "
+            f"{_fmt(s['turnover_mean'], '{:.2f}')} | {_fmt(s['total_costs_mean'], '{:.2%}')} |"
+        )
+        ensemble = ensembles.get(agent)
+        if ensemble in m.index:
+            rows.append(row(f"{ensemble} (average weights)", ensemble))
+    return "\n".join(rows)
+
+
+def _seeds_section(results: Results) -> list[str]:
+    table = seeds_table(results)
+    if not table:
+        return []
+    return [
+        "## Across seeds",
+        "",
+        "One training run of an RL agent is one draw: the same agent trained with another "
+        "seed can land far away. Each agent trained with several seeds is shown seed by "
+        "seed, then the mean of its seeds' Sharpe ratios with a 95% Student-t interval over "
+        "seeds, mean ± t(0.975, n−1)·s/√n (s: the seeds' standard deviation; it is the "
+        "spread over training seeds on this test period, not the uncertainty of one track), "
+        "the seeds' mean turnover and costs, then the seed ensemble, which holds the average "
+        "of the seeds' target weights.",
+        "",
+        table,
+        "",
+    ]
 
 
 def _plots(results: Results, folder: Path, window: int) -> dict[str, str]:
@@ -201,6 +262,11 @@ def write_report(results: Results, folder: str | os.PathLike, *, rolling_window:
     figs = _plots(results, folder, window)
     dates = results.returns.index
     bench = cfg.get("benchmark", "–")
+    n_trials = cfg.get("n_trials", len(results.policies))
+    seeds_counted = (  # each row is one configuration tried: seeds and ensembles count
+        ", every seed of every RL agent and every seed ensemble among them"
+        if cfg.get("seed_groups") and int(n_trials) >= len(results.policies) else ""
+    )  # fmt: skip
     lines = [
         f"# Backtest report: {cfg.get('name', 'allocgym backtest')}",
         "",
@@ -212,7 +278,7 @@ def write_report(results: Results, folder: str | os.PathLike, *, rolling_window:
         f"- Features: {_features_text(cfg.get('data', {}).get('features'))}",
         f"- Benchmark for information ratio and the Ledoit–Wolf (2008) HAC Sharpe test: {bench}",
         f"- Configurations tried (deflated Sharpe ratio, Bailey & López de Prado 2014): "
-        f"{cfg.get('n_trials', len(results.policies))}",
+        f"{n_trials}{seeds_counted}",
         "",
         "## Comparison (annualised, net of costs)",
         "",
@@ -223,6 +289,7 @@ def write_report(results: Results, folder: str | os.PathLike, *, rolling_window:
         "by luck. Fallbacks: rebalances where the optimiser failed and the previous weights "
         "were kept.",
         "",
+        *_seeds_section(results),
         "## Traditional versus ML-enhanced",
         "",
         "The same measured figures grouped by kind (traditional: prices only; ML-enhanced: "

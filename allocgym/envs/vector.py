@@ -9,13 +9,17 @@ shape (B,); the built-in rewards support that.
 
 Differences from B single envs, for speed: ``infos`` carry only SB3's keys on episode
 ends (``terminal_observation``, ``TimeLimit.truncated``, ``episode_wealth``); the batch
-of per-step figures (wealth, cost, turnover, gross and net return) is in
+of per-step figures (wealth, cost, turnover, gross and net return, target weights) is in
 :attr:`PortfolioVecEnv.last` instead. No daily track is recorded.
+
+A reward written for one portfolio at a time (floats in, a float out) runs in the batch
+through :class:`PerPortfolioReward`; :func:`takes_batches` tells which kind a reward is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -44,7 +48,7 @@ from allocgym.envs.observation import ObservationLayout
 from allocgym.envs.portfolio import validate_target_weights
 from allocgym.envs.rewards import RewardFn, StepRecord, get_reward
 
-__all__ = ["PortfolioVecEnv"]
+__all__ = ["PerPortfolioReward", "PortfolioVecEnv", "takes_batches"]
 
 
 class PortfolioVecEnv(VecEnv):
@@ -70,7 +74,8 @@ class PortfolioVecEnv(VecEnv):
     wealth : ndarray, shape (B,)
     last : dict of str to ndarray
         Per-step figures of the last step, each of shape (B,): ``wealth``, ``cost``,
-        ``turnover``, ``gross_return``, ``net_return``.
+        ``turnover``, ``gross_return``, ``net_return``; and ``weights_after``, the
+        target weights of the trade, shape (B, n_assets + 1).
     """
 
     def __init__(
@@ -268,6 +273,7 @@ class PortfolioVecEnv(VecEnv):
             "turnover": turnover,
             "gross_return": g - 1.0,
             "net_return": growth - 1.0,
+            "weights_after": target,
         }
         terminated = ~(wealth > 0.0)
         truncated = (t1 >= self._end) & ~terminated
@@ -285,3 +291,73 @@ class PortfolioVecEnv(VecEnv):
         if isinstance(obs, dict):
             return {key: value[i].copy() for key, value in obs.items()}
         return obs[i].copy()
+
+
+class PerPortfolioReward:
+    """A reward written for one portfolio, run once per portfolio of a batch.
+
+    The vectorised env calls its reward with a :class:`~allocgym.envs.StepRecord` of
+    arrays; a reward that takes floats (``math.log``, ``if record.net_return < 0``)
+    cannot take them. This one keeps one instance per portfolio (``make()``, so stateful
+    rewards keep separate state), calls each with its portfolio's row of the record and
+    returns the array of rewards. Python calls per portfolio: slower than a reward
+    written with numpy operations, still one env step for the batch.
+
+    Parameters
+    ----------
+    make : callable
+        ``make() -> RewardFn``, e.g. ``functools.partial(get_reward, spec, **kwargs)``.
+    n_envs : int
+        Portfolios in the batch.
+    """
+
+    def __init__(self, make: Callable[[], RewardFn], n_envs: int) -> None:
+        self.rewards = [make() for _ in range(int(n_envs))]
+        self.name = getattr(self.rewards[0], "name", type(self.rewards[0]).__name__)
+
+    def __call__(self, record: StepRecord) -> FloatArray:
+        return np.array([fn(_row(record, i)) for i, fn in enumerate(self.rewards)], dtype=float)
+
+    def reset(self, mask: BoolArray | None = None) -> None:
+        rows = range(len(self.rewards)) if mask is None else np.flatnonzero(mask)
+        for i in rows:
+            self.rewards[i].reset()
+
+    def __repr__(self) -> str:
+        return f"PerPortfolioReward({self.rewards[0]!r}, n_envs={len(self.rewards)})"
+
+
+def _row(record: StepRecord, i: int) -> StepRecord:
+    """Portfolio ``i``'s record with plain ints and floats, as the single env makes it."""
+    t, days, *floats = (field[i] for field in record[:7])
+    before, after, *tail = (field[i] for field in record[7:])
+    return StepRecord(
+        int(t), int(days), *(float(x) for x in floats), before, after, *(float(x) for x in tail)
+    )
+
+
+def takes_batches(reward: RewardFn, n_assets: int) -> bool:
+    """Whether ``reward`` returns one value per portfolio for a batch of records.
+
+    Calls it once on a batch of two all-cash portfolios with zero returns and resets it
+    (pass a fresh instance). A reward that fails on arrays or returns one number for the
+    batch is written for one portfolio at a time: run it through
+    :class:`PerPortfolioReward` (a reward that is broken outright then raises its own
+    error on the first single-portfolio step).
+    """
+    b, zeros, ones = 2, np.zeros(2), np.ones(2)
+    cash = np.zeros((b, n_assets + 1))
+    cash[:, 0] = 1.0
+    record = StepRecord(
+        np.zeros(b, dtype=np.int64), np.ones(b, dtype=np.int64), zeros, zeros, zeros, zeros,
+        zeros, cash, cash.copy(), ones, ones, zeros,
+    )  # fmt: skip
+    try:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = np.shape(reward(record))
+    except Exception:  # any failure on arrays means "one portfolio at a time"
+        out = None
+    finally:
+        reward.reset()
+    return out == (b,)

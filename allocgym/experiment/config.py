@@ -15,6 +15,7 @@ value and what is allowed whenever something is wrong::
     walk_forward: {train: 1260, test: 252, step: null, expanding: false, purge: 0}
     agents:
       - {name: ppo, label: PPO, timesteps: 20000, seeds: [0], network: mlp,
+         n_envs: null,                                 # null: the algorithm's default
          hyperparameters: {learning_rate: 0.0003}}
     baselines:
       - {name: equal_weight}
@@ -124,7 +125,11 @@ class WalkForwardConfig:
 
 @dataclass(frozen=True)
 class AgentConfig:
-    """One RL agent: algorithm, training budget per fold, seeds and hyperparameters."""
+    """One RL agent: algorithm, training budget per fold, seeds and hyperparameters.
+
+    ``n_envs``: portfolios stepped together in training (None: the algorithm's default,
+    ``AGENTS[name].n_envs``); the default hyperparameters are those for that many.
+    """
 
     name: str = "ppo"
     label: str | None = None
@@ -132,6 +137,7 @@ class AgentConfig:
     seeds: tuple[int, ...] = (0,)
     network: str = "mlp"
     hyperparameters: dict[str, Any] = field(default_factory=dict)
+    n_envs: int | None = None
     reward: str | dict[str, float] | None = None
     reward_kwargs: dict[str, Any] | None = None
 
@@ -141,6 +147,22 @@ class AgentConfig:
 
         found = AGENTS.find(self.name)
         return self.label or (AGENTS.entry(found).label if found else self.name.upper())
+
+    def seed_label(self, seed: int) -> str:
+        """The results row of one seed: ``display`` with one seed, else ``"<display> s<seed>"``."""
+        return self.display if len(self.seeds) == 1 else f"{self.display} s{seed}"
+
+    @property
+    def ensemble_label(self) -> str | None:
+        """The row of the seeds' :class:`~allocgym.agents.SeedEnsemble` (``"<display>
+        ensemble"``), None with one seed."""
+        return f"{self.display} ensemble" if len(self.seeds) > 1 else None
+
+    @property
+    def row_labels(self) -> list[str]:
+        """Its rows in the results: one per seed, then the seed ensemble (two seeds or more)."""
+        rows = [self.seed_label(s) for s in self.seeds]
+        return rows if self.ensemble_label is None else [*rows, self.ensemble_label]
 
     def env_settings(self, env: EnvSettings) -> EnvSettings:
         """The training env's settings: the experiment's ``env``, with this agent's reward."""
@@ -156,10 +178,15 @@ class AgentConfig:
             _fail(f"{path}.timesteps", self.timesteps, "an integer >= 1")
         if not self.seeds:
             _fail(f"{path}.seeds", list(self.seeds), "a non-empty list of integers")
+        if len(set(self.seeds)) < len(self.seeds):
+            _fail(f"{path}.seeds", list(self.seeds), "distinct integers (one row per seed)")
         if self.network not in NETWORKS:
             _fail(f"{path}.network", self.network, f"one of {list(NETWORKS)}")
+        n = self.n_envs
+        if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
+            _fail(f"{path}.n_envs", n, "null (the algorithm's default) or an integer >= 1")
         try:
-            resolve_hyperparameters(self.name, **self.hyperparameters)
+            resolve_hyperparameters(self.name, self.n_envs, **self.hyperparameters)
         except ConfigError as exc:
             raise ConfigError(f"{path}.hyperparameters: {exc}") from None
         if self.reward is not None:
@@ -277,7 +304,7 @@ class ExperimentConfig:
         labels = []
         for i, a in enumerate(self.agents):
             a.check(f"agents[{i}]")
-            labels.append(a.display)
+            labels.extend(dict.fromkeys([a.display, *a.row_labels]))  # seeds, ensemble
         for i, b in enumerate(self.baselines):
             b.check(f"baselines[{i}]", self.features)
             labels.append(b.display)

@@ -41,13 +41,20 @@ _TABLE_COLUMNS = (
 
 
 def build_policies(config: ExperimentConfig, progress: Any = None) -> dict[str, Any]:
-    """Policies named by their labels: every (agent, seed) and every baseline."""
-    from allocgym.agents import RLAgent
+    """Policies named by their labels: every (agent, seed), every baseline.
+
+    An agent with one seed is labelled by its ``display`` name ("PPO"); with several,
+    each seed is a row ("PPO s0", "PPO s1", ...) and a
+    :class:`~allocgym.agents.SeedEnsemble` of them ("PPO ensemble") follows them. The
+    ensemble trains nothing: its members keep every fold's model in memory.
+    """
+    from allocgym.agents import RLAgent, SeedEnsemble
 
     policies: dict[str, Any] = {}
     for agent in config.agents:
+        members = []
         for seed in agent.seeds:
-            label = agent.display if len(agent.seeds) == 1 else f"{agent.display} s{seed}"
+            label = agent.seed_label(seed)
             policies[label] = RLAgent(
                 agent.name,
                 agent.timesteps,
@@ -55,14 +62,25 @@ def build_policies(config: ExperimentConfig, progress: Any = None) -> dict[str, 
                 env=agent.env_settings(config.env),
                 network=agent.network,
                 hyperparameters=agent.hyperparameters,
+                n_envs=agent.n_envs,
                 name=label,
                 checkpoint_dir=config.run_dir / "models" / _slug(label),
                 tensorboard_dir=config.run_dir / "tensorboard" / "train",
                 progress=progress,
             )
+            members.append(policies[label])
+        if agent.ensemble_label is not None:
+            policies[agent.ensemble_label] = SeedEnsemble(members, agent.ensemble_label)
     for base in config.baselines:
         policies[base.display] = base.build()
     return policies
+
+
+def _seed_groups(config: ExperimentConfig) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """The rows of each agent with several seeds, and the row of its seed ensemble."""
+    multi = [a for a in config.agents if a.ensemble_label is not None]
+    groups = {a.display: [a.seed_label(s) for s in a.seeds] for a in multi}
+    return groups, {a.display: str(a.ensemble_label) for a in multi}
 
 
 def _slug(text: str) -> str:
@@ -129,6 +147,9 @@ def run_experiment(
             splitter=splitter,
             env=config.env,
             benchmark=config.report.benchmark,
+            # the deflated Sharpe ratio counts every configuration tried: each seed of
+            # each agent, each seed ensemble and each baseline is one row, one trial
+            n_trials=len(policies),
             n_boot=config.report.n_boot,
             name=config.name,
             progress=False,  # the training bar above is this run's progress
@@ -138,6 +159,10 @@ def run_experiment(
     from allocgym.backtest import write_report
 
     results.config["experiment"] = config.to_dict()
+    groups, ensembles = _seed_groups(config)
+    if groups:  # the report and summary_table show each agent's seeds as a distribution
+        results.config["seed_groups"] = groups
+        results.config["seed_ensembles"] = ensembles
     results.save(run_dir)
     write_report(results, run_dir)
     write_tensorboard(results, run_dir / "tensorboard" / "backtest")
@@ -254,7 +279,20 @@ def train_agents(
 
 
 def summary_table(results: Any) -> str:
-    """The comparison table as aligned text."""
+    """The comparison table as aligned text; then, for agents run with several seeds
+    (``results.config["seed_groups"]``), the Sharpe ratio across seeds
+    (:func:`~allocgym.backtest.stats.seed_summary`: mean, 95 % t-interval, spread) and the
+    seeds' mean turnover and costs."""
+    from allocgym.backtest.stats import seed_summary
+
     cols = [c for c in _TABLE_COLUMNS if c in results.metrics.columns]
     table = results.metrics[cols]
-    return "\n" + table.to_string(float_format=lambda x: f"{x:.4f}")
+    text = "\n" + table.to_string(float_format=lambda x: f"{x:.4f}")
+    groups = results.config.get("seed_groups") or {}
+    if groups:
+        seeds = seed_summary(results.metrics, groups).drop(columns="ann_return_mean")
+        text += (
+            "\n\nacross seeds (Sharpe: mean, 95% t-interval over seeds, sd, min, max):\n"
+            + seeds.to_string(float_format=lambda x: f"{x:.4f}")
+        )
+    return text

@@ -229,10 +229,13 @@ def test_rl_agent_loads_a_saved_fold_instead_of_retraining(tmp_path, synthetic_m
     assert len(list(tmp_path.iterdir())) == 2
 
 
-def test_rl_agent_without_checkpoint_dir_trains_every_time(synthetic_market, learn_calls):
+def test_rl_agent_without_checkpoint_dir_keeps_folds_in_memory_only(synthetic_market, learn_calls):
     agent = _rl_agent(None)
-    agent.fit(synthetic_market[:300]).fit(synthetic_market[:300])
-    assert (agent.n_folds_trained_, agent.n_folds_loaded_, len(learn_calls)) == (2, 0, 2)
+    agent.fit(synthetic_market[:300]).fit(synthetic_market[:300])  # the same fold twice
+    assert (agent.n_folds_trained_, agent.n_folds_loaded_, len(learn_calls)) == (1, 0, 1)
+    assert agent.n_folds_reused_ == 1
+    other = _rl_agent(None).fit(synthetic_market[:300])  # nothing saved: another agent trains
+    assert (other.n_folds_trained_, len(learn_calls)) == (1, 2)
 
 
 def test_agent_policy_decides_every_k_days_and_holds_in_between(synthetic_market):

@@ -518,3 +518,57 @@ def test_bad_input() -> None:
         stats.ledoit_wolf_test(np.zeros((20, 2)), np.zeros((20, 2)))
     with pytest.raises(ValueError, match="n_trials"):
         stats.expected_max_sharpe(0, 0.1)
+
+
+# ---------------------------------------------------------------- across seeds
+def _t_quantile_2df(p: float) -> float:
+    """Student's t quantile with 2 degrees of freedom in closed form: (2p − 1)/√(2p(1 − p))."""
+    return (2 * p - 1) / math.sqrt(2 * p * (1 - p))
+
+
+def test_seed_summary_matches_a_hand_computation() -> None:
+    metrics = pd.DataFrame(
+        {
+            "sharpe": [0.5, 1.1, 0.2, np.nan, 0.9, 0.4],
+            "ann_return": [0.05, 0.11, 0.02, 0.0, 0.09, 0.04],
+            "turnover": [3.0, 5.0, 4.0, 0.0, 1.0, 9.0],
+            "total_costs": [0.01, 0.03, 0.02, 0.0, 0.005, 0.04],
+        },
+        index=["PPO s0", "PPO s1", "PPO s2", "A2C s0", "A2C s1", "1/N"],
+    )
+    table = stats.seed_summary(metrics, {"PPO": ["PPO s0", "PPO s1", "PPO s2"],
+                                         "A2C": ["A2C s0", "A2C s1"]})  # fmt: skip
+    ppo = table.loc["PPO"]
+    # mean 0.6; deviations -0.1, 0.5, -0.4: s² = (0.01 + 0.25 + 0.16) / 2 = 0.21
+    half = _t_quantile_2df(0.975) * math.sqrt(0.21) / math.sqrt(3)
+    assert _t_quantile_2df(0.975) == pytest.approx(4.3027, abs=1e-4)  # the t table's 4.303
+    assert ppo["n_seeds"] == 3
+    np.testing.assert_allclose(
+        ppo[["sharpe_mean", "sharpe_std", "sharpe_ci_low", "sharpe_ci_high"]].to_numpy(float),
+        [0.6, math.sqrt(0.21), 0.6 - half, 0.6 + half], rtol=1e-12,
+    )  # fmt: skip
+    assert (ppo["sharpe_min"], ppo["sharpe_max"]) == (0.2, 1.1)
+    np.testing.assert_allclose(
+        ppo[["ann_return_mean", "turnover_mean", "total_costs_mean"]].to_numpy(float),
+        [0.06, 4.0, 0.02], rtol=1e-12,
+    )  # fmt: skip
+    # a seed without a Sharpe ratio is left out of the Sharpe statistics, not of the rest;
+    # one finite Sharpe ratio has no spread and no interval
+    a2c = table.loc["A2C"]
+    assert a2c["n_seeds"] == 2 and a2c["sharpe_mean"] == 0.9
+    assert np.isnan(a2c[["sharpe_std", "sharpe_ci_low", "sharpe_ci_high"]].to_numpy(float)).all()
+    assert a2c["turnover_mean"] == 0.5
+    assert list(table.index) == ["PPO", "A2C"] and table.index.name == "agent"
+
+
+def test_seed_summary_level_and_bad_input() -> None:
+    metrics = pd.DataFrame({"sharpe": [0.5, 1.1, 0.2]}, index=["s0", "s1", "s2"])
+    row = stats.seed_summary(metrics, {"A": ["s0", "s1", "s2"]}, level=0.8).loc["A"]
+    half = _t_quantile_2df(0.9) * math.sqrt(0.21) / math.sqrt(3)
+    np.testing.assert_allclose([row["sharpe_ci_low"], row["sharpe_ci_high"]],
+                               [0.6 - half, 0.6 + half], rtol=1e-12)  # fmt: skip
+    assert np.isnan(row["turnover_mean"])  # no such column
+    with pytest.raises(KeyError, match=r"seed group 'A': rows \['s9'\] are not in the metrics"):
+        stats.seed_summary(metrics, {"A": ["s0", "s9"]})
+    with pytest.raises(ValueError, match=r"level=1\.5"):
+        stats.seed_summary(metrics, {"A": ["s0", "s1"]}, level=1.5)

@@ -497,3 +497,39 @@ def test_wiped_out_portfolio_terminates_and_large_weights_are_observed_clipped(c
     np.testing.assert_array_equal(obs[1, -3:], [30.0, 0.0, -30.0])
     np.testing.assert_array_equal(obs[1], o)
     assert venv.observation_space.contains(obs[1])
+
+
+class _ScalarSharpe:
+    """A stateful reward written for one portfolio: float state, an `if`."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def __call__(self, record) -> float:
+        self.n += 1
+        self.total += record.net_return
+        return self.total / self.n if record.net_return > -1.0 else -1.0
+
+    def reset(self, mask=None) -> None:
+        self.n, self.total = 0, 0.0
+
+
+def test_a_reward_for_one_portfolio_runs_per_portfolio(small_market):
+    from functools import partial
+
+    from allocgym.envs import get_reward
+    from allocgym.envs.vector import PerPortfolioReward, takes_batches
+
+    assert all(takes_batches(get_reward(name), 5) for name in ("log_return", "mean_variance"))
+    assert not takes_batches(get_reward(_ScalarSharpe), 5)
+    kwargs = {"features": None, "start": 40, "end": 50}
+    venv = PortfolioVecEnv(small_market, n_envs=3, reward=PerPortfolioReward(
+        partial(get_reward, _ScalarSharpe), 3), **kwargs)  # fmt: skip
+    singles = [PortfolioEnv(small_market, reward=_ScalarSharpe, **kwargs) for _ in range(3)]
+    venv.reset(), [env.reset() for env in singles]
+    actions = np.random.default_rng(0).uniform(-1, 1, (10, 3, 6)).astype(np.float32)
+    for a in actions:  # the 10th step ends the episodes: each state restarts on the reset
+        _, rewards, dones, _ = venv.step(a)
+        expected = [env.step(a[i])[1] for i, env in enumerate(singles)]
+        np.testing.assert_allclose(rewards, expected, rtol=1e-6)
+    assert dones.all() and [fn.n for fn in venv.reward_fn.rewards] == [0, 0, 0]

@@ -24,6 +24,11 @@ def test_shipped_configs_are_valid(name):
 def test_quickstart_has_ppo_and_the_four_baselines():
     config = load_config(EXPERIMENTS / "quickstart.yaml")
     assert [a.name for a in config.agents] == ["ppo"]
+    # an RL result is a distribution: three seeds or more, each a row, and their ensemble
+    assert len(config.agents[0].seeds) >= 3
+    assert config.agents[0].row_labels == [
+        *(f"PPO s{s}" for s in config.agents[0].seeds), "PPO ensemble"
+    ]  # fmt: skip
     assert [b.name for b in config.baselines] == [
         "equal_weight", "min_variance", "mean_variance", "black_litterman",
     ]  # fmt: skip
@@ -89,6 +94,14 @@ def test_defaults_from_an_empty_mapping():
             r"agents\[0\]\.hyperparameters: unknown hyperparameter 'lr'",
         ),
         ({"agents": [{"seeds": []}]}, r"agents\[0\]\.seeds: \[\] is invalid; expected a non-empty"),
+        ({"agents": [{"seeds": [0, 0]}]}, r"agents\[0\]\.seeds: \[0, 0\] is invalid; expected d"),
+        (  # a seed's row or the seed ensemble's row may not be another policy's label
+            {
+                "agents": [{"label": "PPO", "seeds": [0, 1]}],
+                "baselines": [{"name": "equal_weight", "label": "PPO ensemble"}],
+            },
+            r"labels: \['PPO ensemble'\] is invalid; expected distinct labels",
+        ),
         ({"baselines": [{"name": "min_var"}]}, r"'min_var' is invalid; expected one of .*did you"),
         ({"baselines": [{}, {}]}, r"labels: \['1/N'\] is invalid; expected distinct labels"),
         (

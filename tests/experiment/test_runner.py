@@ -116,3 +116,100 @@ def test_changed_config_is_refused_in_the_same_folder(first_run, tiny_config):
     changed = dict(tiny_config, env={**tiny_config["env"], "cost_bps": 20})
     with pytest.raises(ConfigError, match="holds an experiment with a different config"):
         run_experiment(load_config(changed), progress=False, verbose=False)
+
+
+# ---------------------------------------------------------------- several seeds
+SEEDS = ["PPO s0", "PPO s1", "PPO s2"]
+
+
+@pytest.fixture(scope="module")
+def seeds_run(tmp_path_factory, synthetic_market):
+    """A run with three PPO seeds; records the policies built, every training and the
+    first target weights each backtest env was given (in the order policies run)."""
+    from stable_baselines3 import PPO
+
+    from allocgym.backtest import engine
+    from allocgym.experiment import runner
+
+    agent = {"name": "ppo", "label": "PPO", "timesteps": 32, "seeds": [0, 1, 2], "n_envs": 1,
+             "hyperparameters": {"n_steps": 16, "batch_size": 16, "n_epochs": 1}}  # fmt: skip
+    config = load_config(
+        tiny_experiment(tmp_path_factory.mktemp("seeds"), synthetic_market, 700, agents=[agent])
+    )
+    built, learned, first_targets = {}, [], []
+    build, learn, real_env = runner.build_policies, PPO.learn, engine._env_class()
+
+    class Recorded(real_env):
+        def step_weights(self, target_weights):
+            if not getattr(self, "_recorded", False):
+                self._recorded = True
+                first_targets.append(np.array(target_weights, dtype=np.float64))
+            return super().step_weights(target_weights)
+
+    def keep(*args, **kwargs):
+        built.update(build(*args, **kwargs))
+        return built
+
+    def counted(self, *args, **kwargs):
+        learned.append(self)
+        return learn(self, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(runner, "build_policies", keep)
+        mp.setattr(PPO, "learn", counted)
+        mp.setattr(engine, "_env_class", lambda: Recorded)
+        results = run_experiment(config, progress=False, verbose=False)
+    return config, results, built, learned, first_targets
+
+
+def test_seeds_are_rows_with_an_ensemble_trained_once(seeds_run):
+    config, results, built, learned, firsts = seeds_run
+    assert list(results.metrics.index) == [*SEEDS, "PPO ensemble", "1/N"]
+    assert results.metrics.loc["PPO ensemble", "kind"] == "RL"
+    # 3 seeds x 2 folds trained once each; the ensemble took every fold from memory
+    assert len(learned) == 6
+    for name in SEEDS:
+        agent = built[name]
+        assert (agent.n_folds_trained_, agent.n_folds_loaded_, agent.n_folds_reused_) == (2, 0, 2)
+        assert len(list((config.run_dir / "models" / name.replace(" ", "_")).iterdir())) == 2
+    assert sorted(p.name for p in (config.run_dir / "models").iterdir()) == [
+        "PPO_s0", "PPO_s1", "PPO_s2"
+    ]  # fmt: skip
+    # on the first test day every policy sees the same state: the ensemble's target is
+    # the mean of the three seeds' targets (later days differ: it holds other weights)
+    members, ensemble = firsts[:3], firsts[3]
+    assert not np.array_equal(members[0], members[1])
+    np.testing.assert_allclose(ensemble, np.mean(members, axis=0), rtol=0, atol=1e-15)
+
+
+def test_seed_groups_report_and_terminal_table_show_the_distribution(seeds_run):
+    from allocgym.backtest.stats import seed_summary
+    from allocgym.experiment.runner import summary_table
+
+    config, results, *_ = seeds_run
+    assert results.config["seed_groups"] == {"PPO": SEEDS}
+    assert results.config["seed_ensembles"] == {"PPO": "PPO ensemble"}
+    loaded = Results.load(config.run_dir)  # `allocgym report` regroups from the folder
+    assert loaded.config["seed_groups"] == {"PPO": SEEDS}
+    summary = seed_summary(results.metrics, {"PPO": SEEDS}).loc["PPO"]
+    report = (config.run_dir / "report.md").read_text()
+    section = report.split("## Across seeds")[1].split("\n## ")[0]
+    assert all(f"| {name} | " in section for name in SEEDS)
+    assert f"| **PPO: mean of 3 seeds** | **{summary['sharpe_mean']:.2f}** | " in section
+    assert f"[{summary['sharpe_ci_low']:.2f}, {summary['sharpe_ci_high']:.2f}]" in section
+    assert "| PPO ensemble (average weights) | " in section
+    text = summary_table(results)
+    assert "across seeds" in text and f"{summary['sharpe_ci_high']:.4f}" in text
+
+
+def test_deflated_sharpe_counts_every_seed_ensemble_and_baseline(seeds_run):
+    from allocgym.backtest.stats import sharpe_tests
+
+    config, results, *_ = seeds_run
+    assert results.config["n_trials"] == 5  # 3 seeds + 1 ensemble + 1/N
+    report = (config.run_dir / "report.md").read_text()
+    assert "Configurations tried (deflated Sharpe ratio, Bailey & López de Prado 2014): 5" in report
+    expected = sharpe_tests(results.returns, "1/N", n_trials=5, n_boot=10)["dsr"]
+    np.testing.assert_allclose(results.metrics["dsr"], expected[results.metrics.index])
+    fewer = sharpe_tests(results.returns, "1/N", n_trials=2, n_boot=10)["dsr"]
+    assert not np.allclose(fewer.dropna(), expected.dropna())  # the count matters
