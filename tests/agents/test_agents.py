@@ -178,21 +178,6 @@ def test_agent_policy_needs_an_observation(env, synthetic_market):
         AgentPolicy.from_env(model, env).act(state)
 
 
-@pytest.fixture
-def learn_calls(monkeypatch) -> list:
-    """Every PPO.learn call from here on (a resumed fold must make none)."""
-    from stable_baselines3 import PPO
-
-    calls, learn = [], PPO.learn
-
-    def counted(self, *args, **kwargs):
-        calls.append(self)
-        return learn(self, *args, **kwargs)
-
-    monkeypatch.setattr(PPO, "learn", counted)
-    return calls
-
-
 TINY = EnvSettings(window=5, rebalance_every=5, episode_length=10)
 HP = {"n_steps": 32, "batch_size": 16, "n_epochs": 1}
 

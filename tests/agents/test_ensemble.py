@@ -85,20 +85,6 @@ TINY = EnvSettings(window=5, rebalance_every=5, episode_length=10)
 HP = {"n_steps": 16, "batch_size": 16, "n_epochs": 1}  # with n_envs=1: 16-step rollouts
 
 
-@pytest.fixture
-def learn_calls(monkeypatch) -> list:
-    from stable_baselines3 import PPO
-
-    calls, learn = [], PPO.learn
-
-    def counted(self, *args, **kwargs):
-        calls.append(self)
-        return learn(self, *args, **kwargs)
-
-    monkeypatch.setattr(PPO, "learn", counted)
-    return calls
-
-
 def test_rl_agent_keeps_fitted_folds_in_memory_and_an_ensemble_never_retrains(
     synthetic_market, learn_calls
 ):

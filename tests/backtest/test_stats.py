@@ -163,12 +163,7 @@ def test_andrews_bandwidth_on_an_ar1_series_matches_the_closed_form() -> None:
     ``ρ = 0.5`` the plug-in is within a few percent of ``2.6614 (16 T)^{1/5}``.
     """
     t, rho = 20000, 0.5
-    e = np.random.default_rng(9).normal(size=t)
-    x = np.empty(t)
-    x[0] = e[0]
-    for i in range(1, t):
-        x[i] = rho * x[i - 1] + e[i]
-    x -= x.mean()
+    x = _demeaned_ar1(t, rho, seed=9)
     y = x[:, None] * np.array([1.0, 2.0, 0.5, 3.0])
     rho_hat = (x[1:] @ x[:-1]) / (x[:-1] @ x[:-1])
     closed = 2.6614 * (4 * rho_hat**2 * t / (1 - rho_hat) ** 4) ** 0.2
@@ -178,17 +173,22 @@ def test_andrews_bandwidth_on_an_ar1_series_matches_the_closed_form() -> None:
     assert stats._andrews_bandwidth(y) == pytest.approx(population, rel=0.05)
 
 
+def _demeaned_ar1(t: int, phi: float, seed: int) -> np.ndarray:
+    """``x_i = phi x_{i-1} + e_i`` with standard normal ``e``, minus its mean."""
+    e = np.random.default_rng(seed).normal(size=t)
+    x = np.empty(t)
+    x[0] = e[0]
+    for i in range(1, t):
+        x[i] = phi * x[i - 1] + e[i]
+    return x - x.mean()
+
+
 @pytest.mark.parametrize("phi", [0.999, -0.999])
 def test_andrews_bandwidth_clips_the_ar1_coefficient_at_0_97(phi: float) -> None:
     """A near unit root (ρ̂ ≈ ±0.99) is taken as ρ = ±0.97 in the closed form
     ``2.6614 (4ρ²T/(1 − ρ)⁴)^{1/5}`` (columns sharing one AR(1) coefficient)."""
     t = 2000
-    e = np.random.default_rng(4).normal(size=t)
-    x = np.empty(t)
-    x[0] = e[0]
-    for i in range(1, t):
-        x[i] = phi * x[i - 1] + e[i]
-    x -= x.mean()
+    x = _demeaned_ar1(t, phi, seed=4)
     rho_hat = (x[1:] @ x[:-1]) / (x[:-1] @ x[:-1])
     assert abs(rho_hat) > 0.98
     rho = np.sign(phi) * 0.97
