@@ -1,4 +1,9 @@
-"""`load_market`: the embedded default data set, CSV/Parquet files and DataFrames."""
+"""`load_market`: the embedded default data set, CSV/Parquet files and DataFrames.
+
+Every path (file, DataFrame, volume and risk-free tables) follows the checks and the
+date policy of :mod:`allocgym.data.validation`: dates are calendar dates, and a
+time-zone-aware timestamp becomes its date as written in its own zone.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,13 @@ import numpy as np
 import pandas as pd
 
 from allocgym.data.market import MarketData
-from allocgym.data.validation import DEFAULT_MAX_FILL, find_date_column, validate_prices
+from allocgym.data.validation import (
+    DEFAULT_MAX_FILL,
+    calendar_dates,
+    check_unique_columns,
+    find_date_column,
+    validate_prices,
+)
 from allocgym.exceptions import DataError
 
 __all__ = ["EMBEDDED_SOURCE", "load_market", "read_table"]
@@ -31,7 +42,8 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     """Read a CSV or Parquet file as raw cells, with errors that name the file.
 
     CSV cells are read as strings so that validation can name any cell that is not a
-    number; empty cells and NA markers become missing values.
+    number; empty cells and NA markers become missing values. Repeated names in a CSV
+    header are refused (pandas would rename the second ``AAA`` to ``AAA.1``).
     """
     path = Path(path)
     name = path.name.lower()
@@ -41,10 +53,16 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
         raise DataError(f"{path}: is a directory; expected a CSV or Parquet file")
     try:
         if name.endswith(_PARQUET_SUFFIXES):
+            # pyarrow is heavy and only Parquet needs it; its own error on repeated names
+            # ("Multiple matches for FieldRef") does not say what to do.
+            import pyarrow.parquet as pq
+
+            check_unique_columns(pq.read_schema(path).names, str(path))
             return pd.read_parquet(path)
         if name.endswith(_CSV_SUFFIXES):
-            sep = "\t" if name.endswith(".tsv") else ","
-            return pd.read_csv(path, dtype=str, sep=sep, skipinitialspace=True)
+            return _read_csv(path, "\t" if name.endswith(".tsv") else ",")
+    except DataError:
+        raise
     except pd.errors.EmptyDataError:
         raise DataError(
             f"{path}: the file is empty; expected a header line with a date column and "
@@ -58,6 +76,40 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
         f"{path}: unknown file type {path.suffix!r}; expected one of "
         f"{', '.join(_CSV_SUFFIXES + _PARQUET_SUFFIXES)}"
     )
+
+
+def _read_csv(path: Path, sep: str) -> pd.DataFrame:
+    """A CSV as strings, after checking its header line as written.
+
+    pandas renames a repeated ``AAA`` to ``AAA.1``, an empty name to ``Unnamed: 3``,
+    and turns the first field of rows longer than the header into an index; each
+    would load as something the file does not say, so each is refused here.
+    """
+    options = {"dtype": str, "sep": sep, "skipinitialspace": True}
+    header = pd.read_csv(path, header=None, nrows=1, **options).iloc[0]
+    empty = [i + 1 for i, v in enumerate(header) if pd.isna(v) or not str(v).strip()]
+    if empty:
+        hint = (
+            "name it 'date' if it holds the dates (DataFrame.to_csv writes an unnamed "
+            "index like this)"
+            if empty[0] == 1
+            else "name it, or remove it (a delimiter at the end of every line makes an "
+            "empty column)"
+        )
+        raise DataError(
+            f"{path}: column {empty[0]} of the header line has no name; expected a date "
+            f"column and one named column per asset: {hint}"
+        )
+    check_unique_columns(header, str(path), " in the header line")
+    frame = pd.read_csv(path, **options)
+    if not isinstance(frame.index, pd.RangeIndex):
+        extra = frame.index.nlevels
+        raise DataError(
+            f"{path}: line 2 has {extra} more field(s) than the {len(header)} names of the "
+            f"header line; expected one value per column. Check the delimiter ({sep!r}) "
+            "and the number of values on each line"
+        )
+    return frame
 
 
 def _find(columns, names) -> str | None:
@@ -93,6 +145,25 @@ def _pivot_long(raw: pd.DataFrame, source: str, date_column: str | None, from_fi
     return wide, dcol, volume
 
 
+def _unique_dates(index: pd.Index, what: str) -> pd.DatetimeIndex:
+    """The index of a volume or risk-free table under the date policy, duplicates refused."""
+    try:
+        if pd.api.types.is_numeric_dtype(index.dtype):  # not nanoseconds since 1970
+            raise TypeError(f"it holds numbers (first {index[0]})")
+        dates = calendar_dates(index)
+    except (ValueError, TypeError) as exc:
+        raise DataError(
+            f"{what}: the index is not dates: {exc}; expected a DatetimeIndex"
+        ) from None
+    dup = dates[dates.duplicated()].unique()
+    if len(dup):
+        raise DataError(
+            f"{what}: duplicate dates {[str(d.date()) for d in dup[:3]]} after reducing "
+            "timestamps to their calendar date in their own time zone; expected one row per day"
+        )
+    return dates
+
+
 def _daily_risk_free(risk_free, dates: pd.DatetimeIndex) -> np.ndarray | None:
     if risk_free is None:
         return None
@@ -102,6 +173,7 @@ def _daily_risk_free(risk_free, dates: pd.DatetimeIndex) -> np.ndarray | None:
             raise ValueError(f"risk_free={rate!r} as an annual rate is implausible")
         return np.full(len(dates), (1.0 + rate) ** (1.0 / 252.0) - 1.0)
     if isinstance(risk_free, pd.Series):
+        risk_free = risk_free.set_axis(_unique_dates(risk_free.index, "risk_free"))
         aligned = risk_free.reindex(dates).ffill()
         if aligned.isna().any():
             first = aligned.index[aligned.isna().to_numpy()][0]
@@ -178,6 +250,7 @@ def load_market(
         from_file = not isinstance(source, pd.DataFrame)
         name = str(source) if from_file else "<DataFrame>"
         raw = read_table(source) if from_file else source
+        check_unique_columns(raw.columns, name)
         if _find(raw.columns, _ASSET_NAMES) is not None:
             raw, date_column, long_volume = _pivot_long(raw, name, date_column, from_file)
             volume = long_volume if volume is None else volume
@@ -188,7 +261,7 @@ def load_market(
         vol = None
         if volume is not None:
             volume = volume.copy()
-            volume.index = pd.DatetimeIndex(pd.to_datetime(volume.index)).normalize()
+            volume.index = _unique_dates(volume.index, "volume")
             vol = volume.reindex(index=frame.index, columns=frame.columns)
             vol = vol.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
         market = MarketData.from_prices(

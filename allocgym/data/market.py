@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from allocgym._typing import BoolArray, FloatArray
+from allocgym.data.validation import calendar_dates
 from allocgym.exceptions import DataError
 
 __all__ = ["MarketData"]
@@ -21,6 +22,17 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def _as_date(value: object, name: str) -> pd.Timestamp:
+    """A date bound as a naive midnight Timestamp, under the data's date policy."""
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        ts = pd.NaT
+    if ts is pd.NaT:
+        raise DataError(f"{name}={value!r} is not a date; expected a date like '2010-01-01'")
+    return calendar_dates([ts])[0]
+
+
 @dataclass(frozen=True, eq=False, repr=False)
 class MarketData:
     """Daily prices of ``n_assets`` assets on ``n_dates`` trading days, aligned.
@@ -32,7 +44,9 @@ class MarketData:
     Attributes
     ----------
     dates : pandas.DatetimeIndex, shape (n_dates,)
-        Trading days, strictly increasing.
+        Trading days, strictly increasing, naive and at midnight: the constructor turns
+        time-zone-aware or intraday timestamps into their calendar date in their own
+        zone (the policy of :mod:`allocgym.data.validation`).
     assets : tuple of str, shape (n_assets,)
     prices : ndarray of float64, shape (n_dates, n_assets)
         Close prices; NaN where the asset is not available (before its first price).
@@ -67,6 +81,7 @@ class MarketData:
     repairs: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "dates", calendar_dates(self.dates))
         n, m = len(self.dates), len(self.assets)
         for name in ("prices", "returns", "log_returns", "available", "volume"):
             arr = getattr(self, name)
@@ -87,8 +102,15 @@ class MarketData:
         if len(set(self.assets)) != m:
             dup = sorted({a for a in self.assets if self.assets.count(a) > 1})
             raise DataError(f"MarketData.assets has duplicate names {dup}; expected unique names")
-        if not (self.dates.is_monotonic_increasing and self.dates.is_unique):
-            raise DataError("MarketData.dates must be strictly increasing")
+        if not self.dates.is_unique:
+            dup = self.dates[self.dates.duplicated()].unique()
+            raise DataError(
+                f"MarketData.dates has duplicate dates {[str(d.date()) for d in dup[:3]]}"
+                f"{' ...' if len(dup) > 3 else ''} (timestamps are reduced to their calendar "
+                "date in their own time zone); expected one row per trading day"
+            )
+        if not self.dates.is_monotonic_increasing:
+            raise DataError("MarketData.dates must be strictly increasing; sort them first")
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -192,12 +214,16 @@ class MarketData:
         return view
 
     def between(self, start: str | pd.Timestamp | None = None, end=None) -> MarketData:
-        """Dates in ``[start, end]`` (both inclusive, either may be None)."""
-        i0 = 0 if start is None else int(self.dates.searchsorted(pd.Timestamp(start), "left"))
+        """Dates in ``[start, end]`` (both inclusive, either may be None).
+
+        A bound is reduced to its calendar date like the data (a time of day is
+        dropped, a time-zone-aware bound keeps its date in its own zone).
+        """
+        i0 = 0 if start is None else int(self.dates.searchsorted(_as_date(start, "start"), "left"))
         i1 = (
             self.n_dates
             if end is None
-            else int(self.dates.searchsorted(pd.Timestamp(end), "right"))
+            else int(self.dates.searchsorted(_as_date(end, "end"), "right"))
         )
         if i1 <= i0:
             raise DataError(
@@ -208,7 +234,7 @@ class MarketData:
 
     def index_of(self, date: str | pd.Timestamp) -> int:
         """Position of the last trading day on or before ``date``."""
-        i = int(self.dates.searchsorted(pd.Timestamp(date), "right")) - 1
+        i = int(self.dates.searchsorted(_as_date(date, "date"), "right")) - 1
         if i < 0:
             raise DataError(f"date {date!s} is before the first trading day {self.dates[0].date()}")
         return i

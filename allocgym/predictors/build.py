@@ -15,7 +15,13 @@ from tqdm.auto import tqdm
 
 from allocgym.data import MarketData
 from allocgym.exceptions import AllocgymWarning
-from allocgym.predictors.cache import cache_key, default_cache_dir, load_panel, save_panel
+from allocgym.predictors.cache import (
+    cache_key,
+    default_cache_dir,
+    load_panel,
+    open_cache_dir,
+    save_panel,
+)
 from allocgym.predictors.config import DEFAULT_PRESET, FeatureConfig, resolve_config
 from allocgym.predictors.panel import FeaturePanel
 from allocgym.predictors.schedule import Predictor, refit_dates, walk_forward
@@ -138,7 +144,10 @@ def build_features(
         the environments and the backtester, is refused here.)
     cache_dir : path, bool or None
         Where panels are cached. ``None`` or ``True``: ``$ALLOCGYM_CACHE_DIR`` or
-        ``~/.cache/allocgym/features``; ``False``: no cache.
+        ``~/.cache/allocgym/features``; ``False``: no cache. The cache never fails a
+        build: a path that is not a usable folder, an entry that cannot be read (which
+        is deleted and rebuilt) or a write that fails each warn with an
+        :class:`~allocgym.exceptions.AllocgymWarning` naming the path.
     progress : bool
         Show a progress bar over the refits.
 
@@ -159,15 +168,23 @@ def build_features(
     key = cache_key(market, config)
     directory: Path | None = None
     if cache_dir is None or cache_dir is True:
-        directory = default_cache_dir()
+        directory = open_cache_dir(default_cache_dir())
     elif cache_dir is not False:
-        directory = Path(cache_dir)
+        directory = open_cache_dir(cache_dir)
     if directory is not None:
-        cached = load_panel(directory, key)
+        cached = load_panel(directory, key, market)
         if cached is not None:
             return cached
     panel = _compute(market, config, progress)
     panel = replace(panel, key=key)
     if directory is not None:
-        save_panel(panel, directory)
+        try:
+            save_panel(panel, directory)
+        except OSError as exc:  # read-only folder, full disk: the panel is still good
+            warnings.warn(
+                f"could not write the feature cache in {str(directory)!r} ({exc}); "
+                "the panel is returned but not cached",
+                AllocgymWarning,
+                stacklevel=2,
+            )
     return panel

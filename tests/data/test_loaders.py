@@ -243,3 +243,80 @@ def test_clean_data_emits_no_warning(tmp_path):
 def test_market_data_is_returned_unchanged(synthetic_market):
     assert load_market(synthetic_market) is synthetic_market
     assert isinstance(synthetic_market, MarketData)
+
+
+# --------------------------------------------------------------------- column names
+def test_duplicate_columns_in_csv_header_are_refused_not_renamed(tmp_path):
+    path = write(tmp_path, "date,AAA,AAA,BBB\n2020-01-01,10,11,20\n2020-01-02,12,13,21\n")
+    with pytest.raises(
+        DataError, match=rf"{re.escape(str(path))}: duplicate column names \['AAA'\] in the header"
+    ):
+        load_market(path)
+
+
+def test_duplicate_columns_in_long_csv_are_refused(tmp_path):
+    path = write(tmp_path, "date,ticker,close,close\n2020-01-02,AAA,10,11\n")
+    with pytest.raises(DataError, match=r"duplicate column names \['close'\]"):
+        load_market(path)
+
+
+def test_duplicate_columns_in_parquet_are_refused(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "prices.parquet"
+    columns = [pa.array(["2020-01-01", "2020-01-02"]), pa.array([1.0, 2.0]), pa.array([3.0, 4.0])]
+    pq.write_table(pa.table(columns, names=["date", "AAA", "AAA"]), path)
+    with pytest.raises(DataError, match=r"prices\.parquet: duplicate column names \['AAA'\]"):
+        load_market(path)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        pd.DataFrame([["2020-01-01", 1.0, 2.0]], columns=["date", "AAA", "AAA"]),
+        pd.DataFrame([["2020-01-01", 1.0, 2.0]], columns=["date", "AAA", " AAA"]),
+        pd.DataFrame(
+            [["2020-01-01", "AAA", 1.0, 2.0]], columns=["date", "ticker", "close", "close"]
+        ),
+    ],
+)
+def test_duplicate_columns_in_dataframe_are_refused(frame):
+    with pytest.raises(DataError, match=r"<DataFrame>: duplicate column names"):
+        load_market(frame)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("date,AAA,\n2020-01-01,10,\n", r"column 3 of the header line has no name.*remove it"),
+        (",AAA\n2020-01-01,10\n", r"column 1 of the header line has no name.*name it 'date'"),
+    ],
+)
+def test_unnamed_header_column_is_refused_by_position(tmp_path, text, message):
+    with pytest.raises(DataError, match=message):
+        load_market(write(tmp_path, text))
+
+
+def test_row_longer_than_header_is_refused_not_taken_as_index(tmp_path):
+    path = write(tmp_path, "date,AAA\n2020-01-01,10,11\n2020-01-02,12,13\n")
+    with pytest.raises(DataError, match=r"line 2 has 1 more field\(s\) than the 2 names"):
+        load_market(path)
+
+
+def test_garbled_csv_is_a_data_error_naming_the_file(tmp_path):
+    path = write(tmp_path, "date,AAA\n2020-01-01,10\n2020-01-02,11,12,13\n")
+    with pytest.raises(DataError, match=rf"{re.escape(str(path))}: cannot read the file"):
+        load_market(path)
+
+
+def test_numeric_date_column_is_refused_with_a_conversion_hint():
+    frame = pd.DataFrame({"date": [20200101, 20200102], "AAA": [1.0, 2.0]})
+    with pytest.raises(DataError, match=r"column 'date' holds numbers \(first 20200101\)"):
+        load_market(frame)
+
+
+def test_risk_free_series_indexed_by_numbers_is_refused():
+    frame = pd.DataFrame({"AAA": [1.0, 2.0]}, index=pd.bdate_range("2021-01-04", periods=2))
+    with pytest.raises(DataError, match=r"risk_free: the index is not dates: it holds numbers"):
+        load_market(frame, risk_free=pd.Series([1e-4, 2e-4]))

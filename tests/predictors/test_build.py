@@ -98,7 +98,8 @@ def test_corrupt_cache_file_is_rebuilt(synthetic_market, tmp_path):
     panel = build_features(synthetic_market, "technical", cache_dir=tmp_path, progress=False)
     path = tmp_path / f"panel-{panel.key}.npz"
     path.write_bytes(b"not a zip file")
-    again = build_features(synthetic_market, "technical", cache_dir=tmp_path, progress=False)
+    with pytest.warns(AllocgymWarning, match=str(path.name)):
+        again = build_features(synthetic_market, "technical", cache_dir=tmp_path, progress=False)
     np.testing.assert_array_equal(again.values, panel.values)
 
 
