@@ -4,19 +4,61 @@ SPEC invariant 6 ("outputs are written atomically; an interrupted experiment res
 rests on this one function. The content goes to a temporary file or folder next to the
 target (same folder, so same file system) and is renamed onto it only once it is
 complete; on any exception, ``KeyboardInterrupt`` included, the temporary is removed
-and the target is left as it was.
+and the target is left as it was. The result gets the permissions of a plain
+``open()``/``mkdir()`` under the user's umask (not the 0600 of a temporary file).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "check_component", "safe_component"]
+
+_UNSAFE = re.compile(r"[^\w.-]")  # \w: Unicode letters and digits, and "_"
+
+
+def _umask() -> int:
+    """The process's umask (read by setting it and putting it back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def safe_component(text: str) -> str:
+    """``text`` as one file-name component that stays inside its parent folder.
+
+    Every character but letters, digits, ``.``, ``-`` and ``_`` becomes ``_`` (separators, control
+    characters, spaces), and a result made only of dots (``"."``, ``".."``) or empty is
+    prefixed with ``_``, so ``parent / safe_component(x)`` is always a child of
+    ``parent``. Used for labels that name model folders, TensorBoard runs and plots.
+    """
+    slug = _UNSAFE.sub("_", str(text))
+    return f"_{slug}" if not slug.strip(".") else slug
+
+
+def check_component(text: str) -> str | None:
+    """Why ``text`` is not a safe single path component (None if it is one).
+
+    Refused: empty, ``"."`` or ``".."``, a path separator (``/`` or ``\\``), an
+    absolute path, a drive (``C:``), control characters, leading/trailing spaces.
+    """
+    if not isinstance(text, str) or not text:
+        return "an empty name"
+    if text in (".", ".."):
+        return f"{text!r} names a folder above or at the output folder"
+    if "/" in text or "\\" in text or os.sep in text or (os.altsep and os.altsep in text):
+        return "a path separator"
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        return "a control character"
+    if ":" in text[:2] or text != text.strip():
+        return "a drive letter or leading/trailing spaces"
+    return None
 
 
 def atomic_write(
@@ -51,6 +93,8 @@ def atomic_write(
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
         os.close(fd)
     try:
+        # mkstemp/mkdtemp create 0600/0700; a result file gets what open() would give
+        os.chmod(tmp, (0o777 if folder else 0o666) & ~_umask())
         write(tmp)
         if folder and path.exists():
             shutil.rmtree(path)

@@ -81,3 +81,44 @@ def test_folder_failure_keeps_the_old_folder(tmp_path: Path) -> None:
         atomic_write(target, fill, folder=True)
     assert (target / "model.zip").read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["agent"]
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o077, 0o002])
+def test_results_get_the_users_umask_not_the_temporarys_0600(tmp_path: Path, mask: int) -> None:
+    import os
+
+    old = os.umask(mask)
+    try:
+        f = atomic_write(tmp_path / "f.csv", lambda p: Path(p).write_text("x"))
+        d = atomic_write(tmp_path / "d", lambda p: (Path(p) / "a").write_text("x"), folder=True)
+    finally:
+        os.umask(old)
+    assert f.stat().st_mode & 0o777 == 0o666 & ~mask
+    assert d.stat().st_mode & 0o777 == 0o777 & ~mask
+    assert os.umask(old) == old  # the process's umask is left as it was
+
+
+@pytest.mark.parametrize(
+    ("text", "slug"),
+    [("PPO s0", "PPO_s0"), ("..", "_.."), (".", "_."), ("", "_"), ("../../x/evil", ".._.._x_evil"),
+     ("a\\b", "a_b"), ("a\nb", "a_b"), ("/abs", "_abs"), ("ok-1.v2", "ok-1.v2")],
+)  # fmt: skip
+def test_safe_component_stays_inside_its_parent(tmp_path: Path, text: str, slug: str) -> None:
+    from allocgym._io import safe_component
+
+    assert safe_component(text) == slug
+    child = (tmp_path / safe_component(text)).resolve()
+    assert child.parent == tmp_path.resolve()
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [("", "empty"), (".", "above or at"), ("..", "above or at"), ("a/b", "separator"),
+     ("a\\b", "separator"), ("/etc", "separator"), ("a\x00b", "control"), ("a\tb", "control"),
+     ("C:x", "drive"), (" x", "spaces"), (None, "empty")],
+)  # fmt: skip
+def test_check_component_refuses_what_is_not_one_folder_name(text, why: str) -> None:
+    from allocgym._io import check_component
+
+    assert why in check_component(text)
+    assert check_component("quickstart-2") is None and check_component("PPO s0") is None

@@ -17,11 +17,13 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
-from allocgym._io import atomic_write
+from allocgym._io import atomic_write, safe_component
 from allocgym._typing import FloatArray
+from allocgym.agents.model_file import file_sha256, load_model
 from allocgym.agents.training import env_attribute, monitored, training_env
 from allocgym.data import MarketData
 from allocgym.envs.settings import EnvSettings
+from allocgym.exceptions import DataError
 from allocgym.predictors.panel import FeaturePanel
 
 __all__ = ["AgentPolicy", "RLAgent"]
@@ -108,7 +110,11 @@ class AgentPolicy:
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | Path, config: dict | None = None) -> Path:
-        """Save the model (SB3 zip) and ``agent.json``, atomically (a finished folder or none)."""
+        """Save the model (SB3 zip) and ``agent.json``, atomically (a finished folder or none).
+
+        ``agent.json`` records the SHA-256 of ``model.zip`` (``model_sha256``), which
+        :meth:`load` checks.
+        """
         directory = Path(directory)
         meta = {
             "name": self.name,
@@ -121,24 +127,56 @@ class AgentPolicy:
 
         def write(tmp: str) -> None:
             self.model.save(Path(tmp) / "model.zip")
+            meta["model_sha256"] = file_sha256(Path(tmp) / "model.zip")
             (Path(tmp) / "agent.json").write_text(json.dumps(meta, indent=2, default=str))
 
         atomic_write(directory, write, folder=True)
         return directory
 
     @classmethod
-    def load(cls, directory: str | Path, action_map: Any = None) -> AgentPolicy:
-        """Load a policy saved by :meth:`save`."""
-        from allocgym.agents.registry import AGENTS
+    def load(cls, directory: str | Path, action_map: Any = None, *, like: Any) -> AgentPolicy:
+        """Load a policy saved by :meth:`save`, running no code from its files.
 
+        Parameters
+        ----------
+        directory : path-like
+            The folder :meth:`save` wrote (``agent.json`` and ``model.zip``).
+        action_map : ActionMap, optional
+            The map the agent acts through (default ``SimplexMap()``); it must be the
+            one it was trained with, recorded in ``agent.json``.
+        like : stable_baselines3 BaseAlgorithm
+            An untrained model of the saved algorithm, built for the same env and
+            hyperparameters (``make_agent(name, env, **hyperparameters)``). SB3's own
+            ``load`` would unpickle the spaces, schedules and classes stored in the zip
+            (and so run whatever code a crafted file holds); they are taken from ``like``
+            instead (:func:`~allocgym.agents.model_file.load_model`), and the weights
+            are read as tensors only.
+
+        Raises
+        ------
+        DataError
+            ``agent.json`` is garbled or incomplete; ``model.zip`` is missing, unreadable,
+            holds pickled entries ``like`` cannot replace or weights that do not fit it;
+            or ``model.zip`` changed since it was written (its SHA-256 differs from the
+            one in ``agent.json``). Each message names the file and says to delete the
+            model folder to retrain the model.
+        ValueError
+            ``like`` or ``action_map`` is not what the agent was trained with.
+
+        Notes
+        -----
+        A save from before hashes were recorded (no ``model_sha256``) loads without the
+        check: the loader runs no code from the file whatever it holds, so the hash guards
+        against a damaged or swapped model, not against foreign code.
+        """
         directory = Path(directory)
-        meta_path = directory / "agent.json"
-        if not meta_path.exists():
-            raise FileNotFoundError(f"{meta_path}: no saved agent here (expected agent.json)")
-        meta = json.loads(meta_path.read_text())
-        algo = next((s.load() for s in AGENTS.values() if s.cls == meta["algorithm"]), None)
-        if algo is None:
-            raise ValueError(f"{meta_path}: unknown algorithm {meta['algorithm']!r}")
+        remedy = f"Delete the model folder {directory} and run again to retrain the model."
+        meta = _read_meta(directory / "agent.json", remedy)
+        if meta["algorithm"] != type(like).__name__:
+            raise ValueError(
+                f"{directory / 'agent.json'}: the saved agent is a {meta['algorithm']} model; "
+                f"like is a {type(like).__name__}"
+            )
         saved_map = meta.get("action_map")  # absent in older saves: not checked
         if saved_map is not None:
             from allocgym.envs import SimplexMap
@@ -146,17 +184,73 @@ class AgentPolicy:
             given = repr(SimplexMap() if action_map is None else action_map)
             if given != saved_map:
                 raise ValueError(
-                    f"{meta_path}: the agent was trained with the action map {saved_map}, "
-                    f"not {given}; pass the same action_map (an agent's actions mean "
-                    "nothing through another map)"
+                    f"{directory / 'agent.json'}: the agent was trained with the action map "
+                    f"{saved_map}, not {given}; pass the same action_map (an agent's actions "
+                    "mean nothing through another map)"
                 )
-        model = algo.load(directory / "model.zip", device="cpu")
+        model_path = directory / "model.zip"
+        _check_hash(model_path, meta.get("model_sha256"), remedy)
         return cls(
-            model,
+            load_model(model_path, like, remedy),
             action_map,
             meta["name"],
             deterministic=meta["deterministic"],
             rebalance_every=meta["rebalance_every"],
+        )
+
+
+_META_TYPES = {
+    "name": str,
+    "algorithm": str,
+    "deterministic": bool,
+    "rebalance_every": int,
+    "model_sha256": str,  # optional: absent in older saves
+}
+
+
+def _read_meta(path: Path, remedy: str) -> dict[str, Any]:
+    """``agent.json`` parsed and checked; errors name the file and end with ``remedy``."""
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no saved agent here (expected agent.json)")
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:  # ValueError: bad JSON (an empty file too), bad UTF-8
+        raise DataError(
+            f"{path}: not a readable agent.json ({type(e).__name__}: {e}). {remedy}"
+        ) from e
+    if not isinstance(meta, dict):
+        raise DataError(f"{path}: expected a JSON object, got {type(meta).__name__}. {remedy}")
+    wrong = {
+        key: meta.get(key)
+        for key, kind in _META_TYPES.items()
+        if (key in meta or key != "model_sha256") and not _valid(meta.get(key), kind)
+    }
+    if wrong:
+        expected = ", ".join(f"{k}: {kind.__name__}" for k, kind in _META_TYPES.items())
+        raise DataError(
+            f"{path}: missing or invalid entries {wrong} (expected {expected}). {remedy}"
+        )
+    return meta
+
+
+def _valid(value: Any, kind: type) -> bool:
+    # JSON true/false load as bools, and a bool is an int to isinstance
+    return isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
+
+
+def _check_hash(path: Path, expected: str | None, remedy: str) -> None:
+    """Refuse a model file whose SHA-256 is not the one recorded when it was saved."""
+    if expected is None:
+        return  # saved before hashes were recorded (see AgentPolicy.load)
+    try:
+        actual = file_sha256(path)
+    except OSError as e:
+        raise DataError(f"{path}: cannot read the model file ({e}). {remedy}") from e
+    if actual != expected:
+        raise DataError(
+            f"{path}: the model file changed since it was written (its SHA-256 is "
+            f"{actual[:16]}..., agent.json recorded {expected[:16]}...): it was damaged, "
+            f"edited or replaced, and is not loaded. {remedy}"
         )
 
 
@@ -169,7 +263,9 @@ class RLAgent:
     episode starts, seeded), trains ``timesteps`` steps and keeps the model; ``act``
     then runs it out of sample. With ``checkpoint_dir`` every fold's model is saved there under
     its training date range and loaded instead of retrained when it exists, so an
-    interrupted experiment resumes where it stopped.
+    interrupted experiment resumes where it stopped. Loading runs no code from the saved
+    files and refuses a model file that changed since it was saved
+    (:meth:`AgentPolicy.load`, against an untrained model built as for training).
 
     Parameters
     ----------
@@ -198,6 +294,8 @@ class RLAgent:
         ``n_steps`` per env. 1 trains on a single :class:`~allocgym.envs.PortfolioEnv`
         with the single-env defaults, as before vectorised training.
     name : str
+        The agent's label; the TensorBoard run of a fold is named after it, made a safe
+        file name (:func:`allocgym._io.safe_component`), so it stays in ``tensorboard_dir``.
     checkpoint_dir : path, optional
     tensorboard_dir : path, optional
         Training curves and :class:`FinancialMetricsCallback` metrics per fold.
@@ -270,8 +368,6 @@ class RLAgent:
         :class:`~allocgym.agents.SeedEnsemble` refits its members on every fold.
         """
         from allocgym.agents.callbacks import FinancialMetricsCallback
-        from allocgym.agents.networks import asset_encoder_kwargs
-        from allocgym.agents.registry import make_agent
 
         key = self.fold_key(market)
         if key in self.fold_policies_:
@@ -280,20 +376,15 @@ class RLAgent:
             self.n_folds_reused_ += 1
             return self
         env = self.make_env(market, features)
+        model = self._new_model(env)
         saved = None if self.checkpoint_dir is None else self.checkpoint_dir / key
         if saved is not None and (saved / "agent.json").exists():
-            self.policy_ = AgentPolicy.load(saved, env.action_map)
+            self.policy_ = AgentPolicy.load(saved, env.action_map, like=model)
             self.fold_policies_[key] = self.policy_
             self.n_folds_loaded_ += 1
             if self.progress is not None:
                 self.progress(self.timesteps)
             return self
-        hp = dict(self.hyperparameters)
-        if self.network == "equivariant" and "policy_kwargs" not in hp:
-            hp["policy_kwargs"] = asset_encoder_kwargs(env)
-        if self.tensorboard_dir is not None:
-            hp.setdefault("tensorboard_log", str(self.tensorboard_dir))
-        model = make_agent(self.algorithm, monitored(env), seed=self.seed, **hp)
         metrics = FinancialMetricsCallback(days_per_step=env.rebalance_every)
         callbacks = [metrics]
         if self.progress is not None:
@@ -301,7 +392,8 @@ class RLAgent:
         model.learn(
             total_timesteps=self.timesteps,
             callback=callbacks,
-            tb_log_name=f"{self.name}_fold{key}",
+            # SB3 joins it to tensorboard_log: a label like "../x" must not leave that folder
+            tb_log_name=safe_component(f"{self.name}_fold{key}"),
         )
         self.training_episodes_.extend(metrics.episodes_)
         self.policy_ = AgentPolicy.from_env(model, env, self.name)
@@ -310,6 +402,19 @@ class RLAgent:
         if saved is not None:
             self.policy_.save(saved, {"algorithm": self.algorithm, "seed": self.seed, "fold": key})
         return self
+
+    def _new_model(self, env: Any) -> Any:
+        """An untrained model for ``env``: trained in ``fit``, or the template that a saved
+        fold's model is loaded against (:meth:`AgentPolicy.load`'s ``like``)."""
+        from allocgym.agents.networks import asset_encoder_kwargs
+        from allocgym.agents.registry import make_agent
+
+        hp = dict(self.hyperparameters)
+        if self.network == "equivariant" and "policy_kwargs" not in hp:
+            hp["policy_kwargs"] = asset_encoder_kwargs(env)
+        if self.tensorboard_dir is not None:
+            hp.setdefault("tensorboard_log", str(self.tensorboard_dir))
+        return make_agent(self.algorithm, monitored(env), seed=self.seed, **hp)
 
     def act(self, state: Any) -> FloatArray:
         if self.policy_ is None:

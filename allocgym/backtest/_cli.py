@@ -126,6 +126,9 @@ def run_backtest(args: argparse.Namespace) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
+    """Rewrite report.md and the plots of a results folder, which must be undamaged:
+    :meth:`Results.load` refuses a folder whose files differ from its manifest or
+    disagree with each other (a DataError, exit status 1), never a partial report."""
     from allocgym.backtest import Results, write_report
 
     results = Results.load(args.results_dir)

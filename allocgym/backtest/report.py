@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 from pathlib import Path
 
 import matplotlib
@@ -14,7 +13,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from allocgym._io import atomic_write
+from allocgym._io import atomic_write, safe_component
+from allocgym.backtest.manifest import write_manifest
 from allocgym.backtest.metrics import FLAT, drawdowns
 from allocgym.backtest.results import Results
 from allocgym.backtest.stats import seed_summary
@@ -35,10 +35,6 @@ _TABLE = {
     "total_costs": ("Costs (sum, % of wealth)", "{:.2%}"),
     "fallbacks": ("Fallbacks", "{:.0f}"),
 }
-
-
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_") or "policy"
 
 
 def _save_fig(fig: plt.Figure, path: Path) -> str:
@@ -172,7 +168,7 @@ def _plots(results: Results, folder: Path, window: int) -> dict[str, str]:
                      lw=0)  # fmt: skip
         ax.set(title=f"Weights over time: {name}", ylim=(0, 1), ylabel="weight")
         ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, ncol=1)
-        out[f"Weights: {name}"] = _save_fig(fig, folder / f"weights_{_slug(name)}.png")
+        out[f"Weights: {name}"] = _save_fig(fig, folder / f"weights_{safe_component(name)}.png")
     return out
 
 
@@ -254,7 +250,9 @@ def verdicts(results: Results, alpha: float = 0.05) -> list[str]:
 
 
 def write_report(results: Results, folder: str | os.PathLike, *, rolling_window: int = 252) -> Path:
-    """Write ``report.md`` and the PNG plots into ``folder``; return the report's path."""
+    """Write ``report.md`` and the PNG plots into ``folder``, add them to the folder's
+    ``manifest.json`` (:func:`~allocgym.backtest.manifest.write_manifest`) and return the
+    report's path."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     cfg = results.config
@@ -306,4 +304,6 @@ def write_report(results: Results, folder: str | os.PathLike, *, rolling_window:
     ]
     lines += [f"### {title}\n\n![{title}]({file})\n" for title, file in figs.items()]
     text = "\n".join(lines)
-    return atomic_write(folder / "report.md", lambda p: Path(p).write_text(text))
+    path = atomic_write(folder / "report.md", lambda p: Path(p).write_text(text))
+    write_manifest(folder, [path.name, *dict.fromkeys(figs.values())])
+    return path

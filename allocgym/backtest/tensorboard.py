@@ -15,12 +15,13 @@ an hparams summary (the policy's class and parameters against its metrics).
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from allocgym._io import safe_component
 
 __all__ = ["BACKTEST_TAGS", "run_name", "write_tensorboard"]
 
@@ -28,8 +29,9 @@ BACKTEST_TAGS = ("backtest/wealth", "backtest/drawdown", "backtest/turnover", "b
 
 
 def run_name(policy: str) -> str:
-    """A folder name for a policy label (``"1/N"`` -> ``"1_N"``)."""
-    return re.sub(r"[^A-Za-z0-9_.+-]+", "_", policy).strip("_") or "policy"
+    """A folder name for a policy label (``"1/N"`` -> ``"1_N"``): the one label-to-folder
+    mapping of :func:`allocgym._io.safe_component`, which configs check for collisions."""
+    return safe_component(policy)
 
 
 def _hparams(config: dict[str, Any], policy: str) -> dict[str, Any]:

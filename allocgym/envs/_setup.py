@@ -131,7 +131,13 @@ def prepare(
     cost_model.coefficients(mkt.n_assets)  # validates per-asset rates against the market
     action_map = make_action_map(action)
     n = mkt.n_dates
-    lo = min(window, n - 2) if start is None else _index(mkt, start, "start", "left")
+    if start is None and window > n - 2:
+        raise DataError(
+            f"window={window} days of history leave no decision in the {n} days of "
+            f"{mkt.dates[0].date()} to {mkt.dates[-1].date()}; expected window <= {n - 2} "
+            "(or a start date)"
+        )
+    lo = window if start is None else _index(mkt, start, "start", "left")
     hi = n - 1 if end is None else _index(mkt, end, "end", "right")
     if not (0 <= lo < hi <= n - 1):
         raise DataError(

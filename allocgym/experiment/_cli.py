@@ -32,9 +32,22 @@ def train(args: argparse.Namespace) -> int:
     return 0
 
 
+PLUGIN_NOTE = (
+    "A reward written as 'module:function' or 'file.py:function' is imported, so that "
+    "module's code runs, like any Python import; it is imported only after the rest of "
+    "the config is valid. See docs/security.md."
+)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.epilog = PLUGIN_NOTE
     p.add_argument("config", help="experiment YAML file (see experiments/quickstart.yaml)")
     p.add_argument("--output-dir", default=None, help="override output_dir of the config")
     p.add_argument("--name", default=None, help="override the experiment name")
-    p.add_argument("--fresh", action="store_true", help="delete the run folder, do not resume")
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="delete the run folder (only one allocgym made: it holds .allocgym-run) and "
+        "start over instead of resuming",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")

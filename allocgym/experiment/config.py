@@ -36,6 +36,7 @@ from typing import Any
 
 import yaml
 
+from allocgym._io import check_component, safe_component
 from allocgym.envs.settings import EnvSettings
 from allocgym.exceptions import ConfigError, SettingError
 from allocgym.predictors.config import DEFAULT_PRESET
@@ -52,6 +53,8 @@ __all__ = [
 ]
 
 NETWORKS = ("mlp", "equivariant")
+# paths allocgym chooses inside the run folder: a config may not point them elsewhere
+_OWNED_HYPERPARAMETERS = ("tensorboard_log",)
 
 
 def _fail(path: str, value: Any, expected: str) -> typing.NoReturn:
@@ -185,6 +188,13 @@ class AgentConfig:
         n = self.n_envs
         if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
             _fail(f"{path}.n_envs", n, "null (the algorithm's default) or an integer >= 1")
+        for key in _OWNED_HYPERPARAMETERS:
+            if key in self.hyperparameters:
+                _fail(
+                    f"{path}.hyperparameters.{key}", self.hyperparameters[key],
+                    "no value: allocgym sets it (training logs go to the run folder's "
+                    "tensorboard/train)",
+                )  # fmt: skip
         try:
             resolve_hyperparameters(self.name, self.n_envs, **self.hyperparameters)
         except ConfigError as exc:
@@ -297,8 +307,9 @@ class ExperimentConfig:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
     def check(self) -> ExperimentConfig:
-        if not self.name or "/" in self.name:
-            _fail("name", self.name, "a non-empty folder name without '/'")
+        why = check_component(self.name)
+        if why is not None:
+            _fail("name", self.name, f"one folder name inside output_dir (it has {why})")
         self.features.check("features")
         self.walk_forward.check("walk_forward")
         labels = []
@@ -315,7 +326,26 @@ class ExperimentConfig:
         dup = sorted({x for x in labels if labels.count(x) > 1})
         if dup:
             _fail("labels", dup, "distinct labels for agents and baselines (set 'label:')")
+        _check_labels(labels)
         return self
+
+
+def _check_labels(labels: list[str]) -> None:
+    """Labels name results rows, model folders and TensorBoard runs: printable, non-empty,
+    and distinct once made file-name safe (two labels sharing a folder would share models)."""
+    for label in labels:
+        if not label.strip() or any(ord(c) < 32 or ord(c) == 127 for c in label):
+            _fail("label", label, "a non-empty label without control characters")
+    slugs: dict[str, str] = {}
+    for label in labels:
+        other = slugs.setdefault(safe_component(label), label)
+        if other != label:
+            _fail(
+                "labels",
+                [other, label],
+                f"labels that differ as folder names (both become {safe_component(label)!r}; "
+                "keep letters, digits, '-', '_' and '.')",
+            )
 
 
 def _check_sweep(sweep: dict[str, Any]) -> None:
@@ -405,6 +435,10 @@ def load_config(source: str | Path | dict[str, Any], **overrides: Any) -> Experi
     """Read and validate an experiment config from a YAML file or a dict.
 
     ``overrides`` replace top-level keys (e.g. ``output_dir="/tmp/runs"``).
+
+    A reward given as ``"package.module:function"`` or ``"path/to/file.py:function"``
+    is imported, and so runs that module's code like any Python import, but only after
+    the rest of the config has been checked (see docs/security.md).
     """
     if isinstance(source, dict):
         data, where = dict(source), "<dict>"
@@ -422,6 +456,43 @@ def load_config(source: str | Path | dict[str, Any], **overrides: Any) -> Experi
         data.setdefault("name", path.stem)
     data.update(overrides)
     try:
+        # A plug-in reward ("module:fn", "file.py:fn") runs its module's code when it is
+        # imported: check everything else first, so a config with any other error is
+        # refused before any user code runs.
+        without = _without_plugins(data)
+        if without is not data:
+            _build(ExperimentConfig, without, "").check()
         return _build(ExperimentConfig, data, "").check()
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
+
+
+def _is_plugin(reward: Any) -> bool:
+    """A reward spec that imports user code: a ``"module:fn"`` string, or a mapping of
+    specs holding one."""
+    if isinstance(reward, str):
+        return ":" in reward
+    if isinstance(reward, dict):
+        return any(isinstance(k, str) and ":" in k for k in reward)
+    return False
+
+
+def _without_plugins(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with every plug-in reward replaced by ``log_return`` (``data`` itself when
+    there is none): the first validation pass, which imports nothing."""
+    out = dict(data)
+    found = False
+    env = data.get("env")
+    if isinstance(env, dict) and _is_plugin(env.get("reward")):
+        out["env"] = {**env, "reward": "log_return", "reward_kwargs": {}}
+        found = True
+    agents = data.get("agents")
+    if isinstance(agents, list):
+        cleaned = []
+        for agent in agents:
+            if isinstance(agent, dict) and _is_plugin(agent.get("reward")):
+                agent = {**agent, "reward": "log_return", "reward_kwargs": None}
+                found = True
+            cleaned.append(agent)
+        out["agents"] = cleaned
+    return out if found else data

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from allocgym._io import safe_component
 from allocgym.exceptions import ConfigError
 from allocgym.experiment.config import ExperimentConfig, load_config
 
@@ -32,7 +33,14 @@ if TYPE_CHECKING:
     from allocgym.data import MarketData
     from allocgym.predictors import FeaturePanel
 
-__all__ = ["PreparedRun", "build_policies", "prepare_run", "run_experiment", "train_agents"]
+__all__ = [
+    "PreparedRun",
+    "build_policies",
+    "check_against_data",
+    "prepare_run",
+    "run_experiment",
+    "train_agents",
+]
 
 _TABLE_COLUMNS = (
     "kind", "ann_return", "ann_volatility", "sharpe", "max_drawdown", "win_rate",
@@ -64,7 +72,7 @@ def build_policies(config: ExperimentConfig, progress: Any = None) -> dict[str, 
                 hyperparameters=agent.hyperparameters,
                 n_envs=agent.n_envs,
                 name=label,
-                checkpoint_dir=config.run_dir / "models" / _slug(label),
+                checkpoint_dir=config.run_dir / "models" / safe_component(label),
                 tensorboard_dir=config.run_dir / "tensorboard" / "train",
                 progress=progress,
             )
@@ -81,32 +89,6 @@ def _seed_groups(config: ExperimentConfig) -> tuple[dict[str, list[str]], dict[s
     multi = [a for a in config.agents if a.ensemble_label is not None]
     groups = {a.display: [a.seed_label(s) for s in a.seeds] for a in multi}
     return groups, {a.display: str(a.ensemble_label) for a in multi}
-
-
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
-
-
-def _config_guard(config: ExperimentConfig) -> None:
-    """Write experiment.yaml, or refuse a run folder made with a different config."""
-    from allocgym.backtest.results import atomic_write
-
-    text = config.to_yaml()
-    path = config.run_dir / "experiment.yaml"
-    if path.exists():
-        old = path.read_text()
-        if old != text:
-            first = next(
-                (f"{a.strip()!r} -> {b.strip()!r}" for a, b in zip(old.splitlines(),
-                 text.splitlines(), strict=False) if a != b), "length differs",
-            )  # fmt: skip
-            raise ConfigError(
-                f"{config.run_dir} holds an experiment with a different config (first "
-                f"difference: {first}); its saved models would not match. Use another "
-                "name, delete the folder, or pass --fresh to start over"
-            )
-        return
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 
 def run_experiment(
@@ -128,12 +110,16 @@ def run_experiment(
     verbose : bool
         Print the stages and the final comparison table.
     """
+
+    prepared = prepare_run(config, fresh=fresh, progress=progress, verbose=verbose)
+    with prepared:
+        return _run(*prepared, progress=progress, verbose=verbose)
+
+
+def _run(config, market, features, splitter, folds, *, progress: bool, verbose: bool) -> Any:
     from allocgym.backtest import backtest
     from allocgym.backtest.tensorboard import write_tensorboard
 
-    config, market, features, splitter, folds = prepare_run(
-        config, fresh=fresh, progress=progress, verbose=verbose
-    )
     say = print if verbose else (lambda *a, **k: None)
     run_dir = config.run_dir
     bar = _training_bar(config, len(folds), progress)
@@ -174,13 +160,29 @@ def run_experiment(
 
 
 class PreparedRun(NamedTuple):
-    """What every stage of a run starts from (:func:`prepare_run`)."""
+    """What every stage of a run starts from (:func:`prepare_run`).
+
+    Holds the run folder's lock: use it in a ``with`` block (or call :meth:`release`)
+    so that the lock is given back when the stage is done.
+    """
 
     config: ExperimentConfig
     market: MarketData
     features: FeaturePanel
     splitter: WalkForward
     folds: list[tuple[np.ndarray, np.ndarray]]
+
+    def release(self) -> None:
+        """Give back the run folder's lock taken by :func:`prepare_run`."""
+        from allocgym.experiment.run_folder import release_lock
+
+        release_lock(self.config.run_dir)
+
+    def __enter__(self) -> PreparedRun:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 def prepare_run(
@@ -193,50 +195,92 @@ def prepare_run(
     """The run folder, market, point-in-time features and folds of an experiment.
 
     Shared by :func:`run_experiment`, :func:`train_agents` and the sweep's trials.
-    Loads and validates ``config`` (a path) first, so a bad config fails before any
-    data is read; creates the run folder (``fresh``: deletes it first) and refuses a
-    folder made with another config; builds the features (cached).
+    Loads and validates ``config`` (a path) first, then checks every setting against
+    the data (:func:`check_against_data`), so that a bad config or a setting the data
+    cannot hold fails before anything is written; then opens the run folder
+    (:func:`~allocgym.experiment.run_folder.open_run_folder`: created, or with
+    ``fresh`` deleted first if allocgym made it; locked; a folder made with another
+    config refused) and builds the features (cached).
 
     Returns
     -------
     PreparedRun
-        ``(config, market, features, splitter, folds)``.
+        ``(config, market, features, splitter, folds)``, holding the folder's lock
+        until its ``release()`` (or the end of its ``with`` block).
     """
-    import shutil
-
     from allocgym.backtest import WalkForward
     from allocgym.data import load_market
+    from allocgym.experiment.run_folder import open_run_folder, release_lock
     from allocgym.predictors import build_features
     from allocgym.predictors.config import PRESETS, FeatureConfig
 
     if not isinstance(config, ExperimentConfig):
         config = load_config(config)
     say = print if verbose else (lambda *a, **k: None)
-    run_dir = config.run_dir
-    if fresh and run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    _config_guard(config)
-
     market = load_market(config.data.source)
     if config.data.start or config.data.end:
         market = market.between(config.data.start, config.data.end)
-    say(f"[allocgym] {config.name}: {market}")
-    feat_cfg = PRESETS[config.features.preset]
-    if config.features.overrides:
-        feat_cfg = FeatureConfig.from_dict({**feat_cfg.to_dict(), **config.features.overrides})
-    features = build_features(
-        market, feat_cfg, cache_dir=None if config.features.cache else False, progress=progress
-    )
-    say(f"[allocgym] features: {features}")
+    folds = check_against_data(config, market)
     splitter = WalkForward(**vars(config.walk_forward))
-    folds = list(splitter.split(market.n_dates))
-    if not folds:
-        raise ConfigError(
-            f"walk_forward: train={splitter.train} + test windows do not fit in "
-            f"{market.n_dates} days of data; shorten train or widen the date range"
-        )
+    open_run_folder(config, fresh=fresh)
+    try:
+        say(f"[allocgym] {config.name}: {market}")
+        feat_cfg = PRESETS[config.features.preset]
+        if config.features.overrides:
+            feat_cfg = FeatureConfig.from_dict({**feat_cfg.to_dict(), **config.features.overrides})
+        features = build_features(
+            market, feat_cfg, cache_dir=None if config.features.cache else False,
+            progress=progress,
+        )  # fmt: skip
+        say(f"[allocgym] features: {features}")
+    except BaseException:
+        release_lock(config.run_dir)
+        raise
     return PreparedRun(config, market, features, splitter, folds)
+
+
+def check_against_data(
+    config: ExperimentConfig, market: MarketData
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The walk-forward folds of ``config`` on ``market``, once every setting that depends
+    on the data's length is known to fit; a misfit names the setting.
+
+    Checked: the folds (``walk_forward.train + purge`` must leave test days); ``env.window``
+    against the data and, with agents, against each fold's training days (an episode
+    needs ``window`` days of history plus at least one decision of ``rebalance_every``
+    days).
+    """
+    from allocgym.backtest import WalkForward
+
+    n = market.n_dates
+    span = f"the {n} days of data from {market.dates[0].date()} to {market.dates[-1].date()}"
+    wf = config.walk_forward
+    splitter = WalkForward(**vars(wf))
+    if splitter.get_n_splits(n) == 0:
+        _fail_data(
+            "walk_forward.train", wf.train,
+            f"train + purge ({wf.train} + {wf.purge}) < {n} so that {span} leave test days; "
+            "shorten train or widen data.start/data.end",
+        )  # fmt: skip
+    folds = list(splitter.split(n))
+    env = config.env
+    if env.window > n - 2:
+        _fail_data("env.window", env.window, f"at most {n - 2} days of history for {span}")
+    if config.agents:
+        days = min(len(train) for train, _ in folds)
+        room = days - 1 - env.window
+        if room < env.rebalance_every:
+            _fail_data(
+                "env.window", env.window,
+                f"at most {days - 1 - env.rebalance_every}: the shortest training window "
+                f"({days} days, walk_forward.train) must hold window days of history and "
+                f"one decision of rebalance_every={env.rebalance_every} days",
+            )  # fmt: skip
+    return folds
+
+
+def _fail_data(key: str, value: Any, expected: str) -> None:
+    raise ConfigError(f"{key}: {value!r} does not fit the data; expected {expected}")
 
 
 def _training_bar(config: ExperimentConfig, n_folds: int, progress: bool):
@@ -260,9 +304,8 @@ def train_agents(
 
     A later ``run_experiment`` with the same config loads these models.
     """
-    config, market, features, _, folds = prepare_run(
-        config, fresh=fresh, progress=progress, verbose=verbose
-    )
+    prepared = prepare_run(config, fresh=fresh, progress=progress, verbose=verbose)
+    config, market, features, _, folds = prepared
     bar = _training_bar(config, len(folds), progress)
     saved = []
     try:
@@ -275,6 +318,7 @@ def train_agents(
                 saved.append(policy.checkpoint_dir / policy.fold_key(market[sl]))
     finally:
         bar.close()
+        prepared.release()
     return saved
 
 

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from allocgym._io import atomic_write
 from allocgym._typing import BoolArray, FloatArray
 from allocgym.data import MarketData
 from allocgym.exceptions import DataError
@@ -257,36 +258,49 @@ class LSTMForecaster:
 
     # ------------------------------------------------------------------ persistence
     def save_weights(self, path: str | os.PathLike) -> None:
-        """Save the network's weights and the input/target standardisation (tensors only)."""
-        torch.save(
-            {
-                "state_dict": self.net_.state_dict(),
-                "input_mean": torch.from_numpy(np.asarray(self.input_mean_)),
-                "input_scale": torch.from_numpy(np.asarray(self.input_scale_)),
-                "target": torch.tensor(
-                    [self.target_mean_, self.target_scale_], dtype=torch.float64
-                ),
-                "input_names": list(self.input_names_),
-                "until": self.until_,
-            },
-            path,
-        )
+        """Save the network's weights and the input/target standardisation (tensors only),
+        atomically (the old file or the new one, never half of one)."""
+        state = {
+            "state_dict": self.net_.state_dict(),
+            "input_mean": torch.from_numpy(np.asarray(self.input_mean_)),
+            "input_scale": torch.from_numpy(np.asarray(self.input_scale_)),
+            "target": torch.tensor([self.target_mean_, self.target_scale_], dtype=torch.float64),
+            "input_names": list(self.input_names_),
+            "until": self.until_,
+        }
+        atomic_write(path, lambda tmp: torch.save(state, tmp))
 
     def load_weights(self, path: str | os.PathLike) -> LSTMForecaster:
         """Restore a model saved by :meth:`save_weights` (``weights_only=True``: no pickle).
 
         The forecaster's ``config`` must describe the same architecture.
+
+        Raises
+        ------
+        DataError
+            The file is missing, unreadable, not a weights file written by
+            :meth:`save_weights` (a pickled object in it is refused, not run) or of
+            another architecture; the message names it.
         """
+        try:
+            self._restore(torch.load(path, map_location="cpu", weights_only=True))
+        except Exception as e:  # OSError, UnpicklingError, RuntimeError (shapes), KeyError...
+            raise DataError(
+                f"{path}: cannot load LSTM weights ({type(e).__name__}: {e}); expected a file "
+                "written by LSTMForecaster.save_weights with the same config (hidden, "
+                "num_layers, attention); save it again or fit the forecaster instead"
+            ) from e
+        return self
+
+    def _restore(self, saved: dict) -> None:
+        """Set the fitted attributes from a loaded state, all or (on an error) none."""
         cfg = self._config
-        saved = torch.load(path, weights_only=True)
-        self.input_names_ = tuple(saved["input_names"])
-        self.net_ = LSTMNet(
-            len(self.input_names_), cfg.hidden, cfg.num_layers, cfg.attention, cfg.dropout
-        )
-        self.net_.load_state_dict(saved["state_dict"])
-        self.net_.eval()
+        names = tuple(saved["input_names"])
+        net = LSTMNet(len(names), cfg.hidden, cfg.num_layers, cfg.attention, cfg.dropout)
+        net.load_state_dict(saved["state_dict"])
+        target_mean, target_scale = (float(v) for v in saved["target"])
         self.input_mean_ = saved["input_mean"].numpy()
         self.input_scale_ = saved["input_scale"].numpy()
-        self.target_mean_, self.target_scale_ = (float(v) for v in saved["target"])
         self.until_ = int(saved["until"])
-        return self
+        self.input_names_, self.net_ = names, net.eval()
+        self.target_mean_, self.target_scale_ = target_mean, target_scale

@@ -22,6 +22,9 @@ def sweep(args: argparse.Namespace) -> int:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from allocgym.experiment._cli import PLUGIN_NOTE
+
+    p.epilog = PLUGIN_NOTE
     p.add_argument("config", help="experiment YAML with a sweep: section (experiments/sweep.yaml)")
     p.add_argument("--output-dir", default=None, help="override output_dir of the config")
     p.add_argument("--name", default=None, help="override the experiment name")
@@ -37,4 +40,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default="auto",
         help="auto (default): Ray Tune if installed, else sequential trials",
     )
-    p.add_argument("--fresh", action="store_true", help="delete the sweep folder, do not resume")
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="delete the sweep folder (only one allocgym made) and start over",
+    )

@@ -27,9 +27,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from allocgym._io import atomic_write
 from allocgym.exceptions import ConfigError
 from allocgym.experiment.config import ExperimentConfig, load_config
+from allocgym.experiment.run_folder import open_run_folder, release_lock
 from allocgym.experiment.sweep_config import SweepConfig
 from allocgym.sweep.space import Trial, expand, make_trials
 from allocgym.sweep.summary import SweepResults, summarise
@@ -88,21 +88,6 @@ def _load(config: ExperimentConfig | str | Path, overrides: dict[str, Any]) -> E
     return load_config(data)
 
 
-def _guard(config: ExperimentConfig, root: Path, fresh: bool) -> None:
-    import shutil
-
-    if fresh and root.exists():
-        shutil.rmtree(root)
-    root.mkdir(parents=True, exist_ok=True)
-    text, path = config.to_yaml(), root / "sweep.yaml"
-    if path.exists() and path.read_text() != text:
-        raise ConfigError(
-            f"{root} holds a sweep with a different config; its trials would not match. "
-            "Use another name, delete the folder, or pass --fresh to start over"
-        )
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
-
-
 def run_sweep(
     config: ExperimentConfig | str | Path,
     *,
@@ -152,35 +137,38 @@ def run_sweep(
             )
     if address is not None and not use_ray:
         raise ConfigError(f"--address {address!r} joins a Ray cluster; it needs the Ray backend")
-    _guard(config, root, fresh)
-    if sweep.search == "optuna":
-        from allocgym.sweep.tune import check_optuna, run_optuna
+    open_run_folder(config, fresh=fresh, record="sweep.yaml")
+    try:
+        if sweep.search == "optuna":
+            from allocgym.sweep.tune import check_optuna, run_optuna
 
-        check_optuna(root)
-        start_ray(sweep.num_cpus, address)
-        run_optuna(config, sweep, root)
-        trials = None
-    else:
-        trials = make_trials(expand(sweep, config.seed), sweep.seeds)
-        for trial in trials:  # invalid substituted values fail before anything runs
-            trial_config(config, trial, root / "trials")
-        todo = [t for t in trials if _status(root, t) not in ("ok", "stopped")]
-        say(
-            f"[allocgym] sweep {config.name}: {len(trials) // len(sweep.seeds)} configurations "
-            f"x {len(sweep.seeds)} seeds = {len(trials)} trials, {len(trials) - len(todo)} "
-            f"already finished; backend {'ray' if use_ray else 'sequential'}"
-        )
-        if todo and use_ray:
-            from allocgym.sweep.tune import run_on_ray
-
+            check_optuna(root)
             start_ray(sweep.num_cpus, address)
-            run_on_ray(config, sweep, root, todo)
+            run_optuna(config, sweep, root)
+            trials = None
         else:
-            for i, trial in enumerate(todo):
-                cpus = int(sweep.resources["cpu"])
-                record = run_trial(config, trial, root, sweep.validation, threads=cpus)
-                say(f"[allocgym] trial {i + 1}/{len(todo)} {trial.trial_id}: {_line(record)}")
-    results = summarise(root, config, sweep, trials)
+            trials = make_trials(expand(sweep, config.seed), sweep.seeds)
+            for trial in trials:  # invalid substituted values fail before anything runs
+                trial_config(config, trial, root / "trials")
+            todo = [t for t in trials if _status(root, t) not in ("ok", "stopped")]
+            say(
+                f"[allocgym] sweep {config.name}: {len(trials) // len(sweep.seeds)} configurations "
+                f"x {len(sweep.seeds)} seeds = {len(trials)} trials, {len(trials) - len(todo)} "
+                f"already finished; backend {'ray' if use_ray else 'sequential'}"
+            )
+            if todo and use_ray:
+                from allocgym.sweep.tune import run_on_ray
+
+                start_ray(sweep.num_cpus, address)
+                run_on_ray(config, sweep, root, todo)
+            else:
+                for i, trial in enumerate(todo):
+                    cpus = int(sweep.resources["cpu"])
+                    record = run_trial(config, trial, root, sweep.validation, threads=cpus)
+                    say(f"[allocgym] trial {i + 1}/{len(todo)} {trial.trial_id}: {_line(record)}")
+        results = summarise(root, config, sweep, trials)
+    finally:
+        release_lock(root)
     if verbose:
         print(results.table_text())
         print(f"\nreport: {root / 'sweep.md'}\ntensorboard --logdir {root / 'trials'}")

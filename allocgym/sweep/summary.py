@@ -22,9 +22,11 @@ from typing import Any
 import pandas as pd
 
 from allocgym._io import atomic_write
+from allocgym.backtest.manifest import verify_manifest
+from allocgym.exceptions import DataError
 from allocgym.experiment.sweep_config import SweepConfig
 from allocgym.sweep.space import Trial
-from allocgym.sweep.trial import read_record
+from allocgym.sweep.trial import read_record, redo_trial
 
 __all__ = ["SweepResults", "summarise"]
 
@@ -89,10 +91,16 @@ def _basic(t: Trial) -> dict[str, Any]:
 
 
 def _oos_returns(root: Path, record: dict[str, Any]) -> pd.Series | None:
-    path = root / "trials" / record["trial_id"] / "returns.parquet"
+    trial_dir = root / "trials" / record["trial_id"]
+    path = trial_dir / "returns.parquet"
     if record.get("status") != "ok" or not path.is_file():
         return None
-    long = pd.read_parquet(path, columns=["policy", "date", "net_return"])
+    remedy = redo_trial(trial_dir)
+    verify_manifest(trial_dir, [path.name], remedy=remedy)  # folders without one: not checked
+    try:
+        long = pd.read_parquet(path, columns=["policy", "date", "net_return"])
+    except Exception as exc:  # any reader failure: name the file and the way out
+        raise DataError(f"{path}: unreadable ({type(exc).__name__}: {exc}). {remedy}") from exc
     mine = long[long["policy"] == record["label"]]
     return mine.set_index("date")["net_return"]
 

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from allocgym._io import atomic_write
-from allocgym.exceptions import ConfigError
+from allocgym.exceptions import ConfigError, DataError
 from allocgym.experiment.config import ExperimentConfig, load_config
 from allocgym.sweep.space import Trial, apply_params
 
@@ -161,7 +161,6 @@ def _run_trial(
     try:
         config = trial_config(base, trial, root / "trials")
         record["label"] = config.agents[0].display
-        config, market, features, _, folds = prepare_run(config, progress=False, verbose=False)
 
         def provisional(metrics: dict[str, Any]) -> None:
             record.update(metrics)
@@ -169,10 +168,12 @@ def _run_trial(
             if report is not None:
                 report(metrics)
 
-        running = validation_pass(config, market, features, folds, validation, provisional)
-        record["val_sharpe"] = _finite(running[-1])
-        record["val_sharpe_folds"] = [_finite(x) for x in running]
-        results = run_experiment(config, progress=False, verbose=False)
+        with prepare_run(config, progress=False, verbose=False) as prepared:
+            config, market, features, _, folds = prepared
+            running = validation_pass(config, market, features, folds, validation, provisional)
+            record["val_sharpe"] = _finite(running[-1])
+            record["val_sharpe_folds"] = [_finite(x) for x in running]
+            results = run_experiment(config, progress=False, verbose=False)
         row = results.metrics.loc[record["label"]]
         record["oos"] = {m: _finite(row[m]) for m in OOS_METRICS if m in row.index}
         record["status"] = "ok"
@@ -211,4 +212,19 @@ def _write(trial_dir: Path, record: dict[str, Any]) -> None:
 def read_record(trial_dir: Path) -> dict[str, Any] | None:
     """The saved record of a trial, or None if it never started."""
     path = Path(trial_dir) / RECORD
-    return json.loads(path.read_text()) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(
+            f"{path}: unreadable trial record ({exc}). {redo_trial(trial_dir)}"
+        ) from None
+
+
+def redo_trial(trial_dir: Path) -> str:
+    """What to do about a damaged file of a trial: run that trial again."""
+    return (
+        f"Delete the folder {trial_dir} and run `allocgym sweep` again: it resumes and "
+        "re-runs only that trial"
+    )

@@ -141,7 +141,8 @@ def test_agent_policy_save_load_roundtrip(tmp_path, env, synthetic_market):
     assert w.shape == (synthetic_market.n_assets + 1,)
     assert w.sum() == pytest.approx(1.0) and (w >= 0).all()
     policy.save(tmp_path / "ppo")
-    loaded = AgentPolicy.load(tmp_path / "ppo", env.action_map)
+    like = make_agent("ppo", env, n_steps=32, batch_size=16, n_epochs=1)
+    loaded = AgentPolicy.load(tmp_path / "ppo", env.action_map, like=like)
     np.testing.assert_array_equal(loaded.act(state), w)
 
 
@@ -166,9 +167,12 @@ def test_agent_policy_acts_through_a_band_map_from_the_weights_held(tmp_path, sy
     w = policy.act(PolicyState.at(synthetic_market, band_env.t, cash, observation=obs))
     assert np.abs(w - cash)[1:].sum() == pytest.approx(target[1:].sum() - 0.05, abs=1e-12)
     policy.save(tmp_path / "band")
-    assert AgentPolicy.load(tmp_path / "band", band_env.action_map).act(state) is not None
+    like = make_agent("ppo", band_env, n_steps=32, batch_size=16, n_epochs=1)
+    assert (
+        AgentPolicy.load(tmp_path / "band", band_env.action_map, like=like).act(state) is not None
+    )
     with pytest.raises(ValueError, match=r"trained with the action map BandMap"):
-        AgentPolicy.load(tmp_path / "band")  # the default SimplexMap would misread it
+        AgentPolicy.load(tmp_path / "band", like=like)  # the default SimplexMap would misread it
 
 
 def test_agent_policy_needs_an_observation(env, synthetic_market):
@@ -196,7 +200,7 @@ def test_rl_agent_loads_a_saved_fold_instead_of_retraining(tmp_path, synthetic_m
     assert sorted(p.name for p in saved.iterdir()) == ["agent.json", "model.zip"]
     # Overwrite the saved model with other weights: retraining (deterministic, same seed)
     # would reproduce the first model; loading gives exactly the altered one.
-    altered = AgentPolicy.load(saved, first.policy_.action_map)
+    altered = AgentPolicy.load(saved, first.policy_.action_map, like=first.policy_.model)
     with torch.no_grad():
         for p in altered.model.policy.parameters():
             p.add_(0.5)

@@ -74,9 +74,12 @@ def test_default_range_runs_from_the_window_to_the_last_day(small_market):
     env.step(np.zeros(6))
     *_, truncated, _ = env.step(np.zeros(6))
     assert truncated and env.t == 299 and env.track().dates[-1] == small_market.dates[-1]
-    # a market shorter than the window still leaves one step, from the second-last day
-    short = small_market[:10]
-    assert (_prepare(short).lo, _prepare(short).hi) == (8, 9)
+    # a window longer than the data is refused, naming it (no zero-padded 1-step episode)
+    with pytest.raises(DataError, match=r"window=30 days .* 10 days .* window <= 8"):
+        _prepare(small_market[:10])
+    assert (_prepare(small_market[:32]).lo, _prepare(small_market[:32]).hi) == (30, 31)
+    with pytest.raises(DataError, match=r"window=10000"):
+        PortfolioEnv(small_market, features=None, window=10_000)
 
 
 def test_integer_start_and_end_count_from_the_front_and_negative_ones_from_the_back(

@@ -70,13 +70,16 @@ def test_tensorboard_runs_hold_the_metrics_table(first_run):
 
 @pytest.fixture
 def no_training(monkeypatch):
-    """Make building an agent to train an error: a resumed run must load every model."""
-    from allocgym.agents import registry
+    """Make training an error: a resumed run must load every model (it still builds an
+    untrained one, the template that a saved model is loaded against)."""
+    from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+    from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
     def refuse(*args, **kwargs):
         raise AssertionError("a saved model was retrained instead of loaded")
 
-    monkeypatch.setattr(registry, "make_agent", refuse)
+    monkeypatch.setattr(OnPolicyAlgorithm, "learn", refuse)
+    monkeypatch.setattr(OffPolicyAlgorithm, "learn", refuse)
 
 
 def _model_files(config) -> dict:

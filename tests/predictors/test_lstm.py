@@ -60,6 +60,37 @@ def test_save_and_load_weights(synthetic_market, tmp_path):
     model.save_weights(tmp_path / "w.pt")
     other = LSTMForecaster(TINY).load_weights(tmp_path / "w.pt")
     np.testing.assert_array_equal(other.predict(synthetic_market, 400, 420), before)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.pt"]  # no temporary left
+
+
+class _WritesMarker:
+    """Unpickling it writes ``marker``: stands for code run by a crafted weights file."""
+
+    def __init__(self, marker) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (type(self.marker).write_text, (self.marker, "ran"))
+
+
+@pytest.mark.parametrize("content", ["payload", "garbage", "empty", "missing", "other_net"])
+def test_load_weights_refuses_a_bad_file_naming_it(content, synthetic_market, tmp_path):
+    from allocgym.exceptions import DataError
+
+    path, marker = tmp_path / "w.pt", tmp_path / "marker"
+    if content == "payload":
+        torch.save({"state_dict": _WritesMarker(marker)}, path)
+    elif content == "garbage":
+        path.write_bytes(b"PK\x03\x04 not a torch file")
+    elif content == "empty":
+        path.write_bytes(b"")
+    elif content == "other_net":
+        LSTMForecaster(TINY).fit(synthetic_market, until=399).save_weights(path)
+    model = LSTMForecaster(LSTMConfig(window=10, hidden=4))
+    with pytest.raises(DataError, match=rf"{tmp_path}.*w\.pt: cannot load LSTM weights"):
+        model.load_weights(path)
+    assert not marker.exists()
+    assert not hasattr(model, "net_")  # nothing half-restored
 
 
 @pytest.mark.parametrize("which", ["synthetic", "embedded"])
