@@ -23,6 +23,7 @@ from allocgym.data import MarketData
 from allocgym.envs.rewards import get_reward
 from allocgym.envs.settings import EnvSettings
 from allocgym.envs.vector import PerPortfolioReward, PortfolioVecEnv, takes_batches
+from allocgym.exceptions import DataError
 from allocgym.predictors.panel import FeaturePanel
 
 __all__ = ["env_attribute", "episode_length", "monitored", "training_env"]
@@ -32,6 +33,12 @@ def episode_length(settings: EnvSettings, market: MarketData) -> int | None:
     """``settings.episode_length``, shortened to what fits in ``market`` after the window."""
     k = settings.rebalance_every
     span = market.n_dates - settings.window - 1
+    if span < k:
+        raise DataError(
+            f"window={settings.window} leaves no training decision in {market.n_dates} days: "
+            f"an episode needs window days of history plus rebalance_every={k} days; "
+            f"expected window <= {market.n_dates - 1 - k}"
+        )
     length = settings.episode_length
     if length is not None and length * k > span:
         length = max(span // k, 1)

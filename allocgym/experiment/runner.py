@@ -245,12 +245,13 @@ def check_against_data(
     """The walk-forward folds of ``config`` on ``market``, once every setting that depends
     on the data's length is known to fit; a misfit names the setting.
 
-    Checked: the folds (``walk_forward.train + purge`` must leave test days); ``env.window``
-    against the data and, with agents, against each fold's training days (an episode
-    needs ``window`` days of history plus at least one decision of ``rebalance_every``
-    days).
+    Checked: the folds (``walk_forward.train + purge`` must leave test days); per-asset
+    ``env.cost_bps`` against the assets; ``env.window`` against the data and, with
+    agents, against each fold's training days (an episode needs ``window`` days of
+    history plus at least one decision of ``rebalance_every`` days).
     """
     from allocgym.backtest import WalkForward
+    from allocgym.envs import CostModel
 
     n = market.n_dates
     span = f"the {n} days of data from {market.dates[0].date()} to {market.dates[-1].date()}"
@@ -264,6 +265,10 @@ def check_against_data(
         )  # fmt: skip
     folds = list(splitter.split(n))
     env = config.env
+    try:
+        CostModel.coerce(env.cost_bps).coefficients(market.n_assets)
+    except ValueError as exc:
+        _fail_data("env.cost_bps", env.cost_bps, f"one rate per asset ({exc})")
     if env.window > n - 2:
         _fail_data("env.window", env.window, f"at most {n - 2} days of history for {span}")
     if config.agents:

@@ -226,3 +226,16 @@ def test_config_n_envs_reaches_the_agent_and_its_defaults(tmp_path):
         load_config({"agents": [{"name": "ppo", "hyperparameters": {"n_envs": 4}}]})
     # a batch of 16 portfolios takes the vectorised defaults, one env the single-env ones
     assert resolve_hyperparameters("ppo", 16)["n_steps"] == 32
+
+
+def test_episode_length_fits_the_market_or_names_the_window(synthetic_market):
+    from allocgym.agents.training import episode_length
+    from allocgym.exceptions import DataError
+
+    market = synthetic_market[:100]
+    settings = EnvSettings(window=20, rebalance_every=5, episode_length=50)
+    assert episode_length(settings, market) == 15  # (100 - 20 - 1) // 5: shortened to fit
+    assert episode_length(EnvSettings(window=20, episode_length=None), market) is None
+    assert episode_length(EnvSettings(window=94, rebalance_every=5), market) == 1
+    with pytest.raises(DataError, match=r"window=95 leaves no training decision .* <= 94"):
+        episode_length(EnvSettings(window=95, rebalance_every=5), market)

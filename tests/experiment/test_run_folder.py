@@ -122,9 +122,7 @@ def test_a_run_folder_from_before_the_marker_is_adopted(baselines_only):
 
 
 # ---------------------------------------------------------------- case 3: moved folders
-def test_a_moved_run_folder_resumes_and_no_destructive_flag_is_suggested(
-    baselines_only, tmp_path
-):
+def test_a_moved_run_folder_resumes_and_no_destructive_flag_is_suggested(baselines_only, tmp_path):
     first = _run(baselines_only)
     old = Path(baselines_only["output_dir"]) / baselines_only["name"]
     moved = tmp_path / "archive"
@@ -164,9 +162,7 @@ def _plugin(tmp_path: Path) -> tuple[str, Path]:
     [{"walk_forward": {"train": 0}}, {"baselines": [{"name": "nope"}]}, {"typo_key": 1},
      {"env": {"cost_bps": -1}}],
 )  # fmt: skip
-def test_a_reward_plugin_is_not_imported_when_the_config_is_refused(
-    baselines_only, tmp_path, bad
-):
+def test_a_reward_plugin_is_not_imported_when_the_config_is_refused(baselines_only, tmp_path, bad):
     spec, marker = _plugin(tmp_path)
     config = {**baselines_only, "env": {**baselines_only["env"], "reward": spec}}
     agent = {"name": "ppo", "reward": spec, "timesteps": 64}
@@ -186,7 +182,8 @@ def test_a_reward_plugin_is_not_imported_when_the_config_is_refused(
     ("change", "key"),
     [({"walk_forward": {"train": 2000, "test": 200}}, "walk_forward.train"),
      ({"walk_forward": {"train": 300, "test": 200, "purge": 500}}, "walk_forward.train"),
-     ({"env": {"window": 2000}}, "env.window")],
+     ({"env": {"window": 2000}}, "env.window"),
+     ({"env": {"cost_bps": [5.0, 10.0]}}, "env.cost_bps")],
 )  # fmt: skip
 def test_settings_that_do_not_fit_the_data_are_named_before_anything_is_written(
     baselines_only, change, key
