@@ -128,13 +128,27 @@ def _rewards_list():
     )
 
 
-_LISTS = {"baselines": _baselines_list, "agents": _agents_list, "rewards": _rewards_list}
+def _overlays_list():
+    from allocgym.overlays import OVERLAYS
+
+    return OVERLAYS, (
+        "in a config baselines: [{name: NAME, overlays: [{name: OVERLAY, params: {...}}]}]; "
+        'in Python apply_overlays(policy, [{"name": OVERLAY, "params": {...}}])'
+    )
+
+
+_LISTS = {
+    "baselines": _baselines_list,
+    "agents": _agents_list,
+    "rewards": _rewards_list,
+    "overlays": _overlays_list,
+}
 
 
 def _add_list(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "list",
-        help="list the registered baselines, agents and rewards with their parameters",
+        help="list the registered baselines, agents, rewards and overlays with their parameters",
     )
     p.add_argument(
         "kinds", nargs="*", type=_list_kind, metavar="{" + ",".join(_LISTS) + "}",
@@ -198,12 +212,25 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cli.sweep)
 
 
+def _add_stress(sub: argparse._SubParsersAction) -> None:
+    from allocgym.risk import _cli
+
+    p = sub.add_parser(
+        "stress",
+        help="crisis windows, replay on today's weights and Monte Carlo scenarios of a run; "
+        "writes stress.md",
+    )
+    _cli.add_arguments(p)
+    p.set_defaults(func=_cli.stress)
+
+
 _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_run,
     _add_train,
     _add_data,
     _add_backtest,
     _add_report,
+    _add_stress,
     _add_list,
     _add_rewards,
     _add_predictors,

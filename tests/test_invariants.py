@@ -18,13 +18,27 @@ import pytest
 
 from allocgym.agents import RLAgent
 from allocgym.backtest import WalkForward, backtest
-from allocgym.baselines import EqualWeight, MinVariance
+from allocgym.baselines import (
+    ClusterAllocation,
+    EqualWeight,
+    HierarchicalRiskParity,
+    MinVariance,
+    RiskParity,
+    SparseMaxSharpe,
+)
 from allocgym.data import MarketData
 from allocgym.envs import EnvSettings
+from allocgym.overlays import CostAwareRebalancing, ToleranceBands
 from allocgym.predictors import build_features
 
 ENV = EnvSettings(window=5, rebalance_every=5, episode_length=10)
 HP = {"n_steps": 32, "batch_size": 16, "n_epochs": 1}
+TOOLBOX = {  # the risk-based and sparse baselines of issue 14
+    "RiskParity": lambda: RiskParity(lookback=100),
+    "HRP": lambda: HierarchicalRiskParity(lookback=100),
+    "Cluster": lambda: ClusterAllocation(lookback=100, n_clusters=2, method="kmeans"),
+    "SparseMaxSharpe": lambda: SparseMaxSharpe(lookback=100, gamma=0.05),
+}
 
 
 class RecordingAgent(RLAgent):
@@ -43,7 +57,15 @@ def _run(market, seed=0):
     features = build_features(market, "technical", cache_dir=False, progress=False)
     agent = RecordingAgent("ppo", 64, seed=seed, env=ENV, hyperparameters=HP)
     results = backtest(
-        {"PPO": agent, "1/N": EqualWeight(), "MinVar": MinVariance(lookback=100)},
+        {
+            "PPO": agent,
+            "1/N": EqualWeight(),
+            "MinVar": MinVariance(lookback=100),
+            # overlays that need no predictor feature (the others: tests/overlays)
+            "MinVar cost-aware": CostAwareRebalancing(MinVariance(lookback=100), partial=True),
+            "1/N bands": ToleranceBands(EqualWeight(rebalance_every=1), band=0.02),
+            **{name: make() for name, make in TOOLBOX.items()},
+        },
         market,
         features,
         splitter=WalkForward(train=250, test=150),
@@ -72,7 +94,7 @@ def test_agent_and_baselines_are_point_in_time(market, base_run):
     changed_results, _ = _run(market.with_prices(prices))
     results, _ = base_run
     cutoff = market.dates[t]
-    for name in ("PPO", "1/N", "MinVar"):
+    for name in ("PPO", "1/N", "MinVar", "MinVar cost-aware", "1/N bands", *TOOLBOX):
         a = results.weights[name].loc[:cutoff]
         b = changed_results.weights[name].loc[:cutoff]
         # weights at the close of t are the drifted weights after trading at t - 1 and
@@ -101,3 +123,33 @@ def test_same_seed_fresh_run_gives_identical_numbers(market, base_run):
     np.testing.assert_array_equal(again.returns.to_numpy(), results.returns.to_numpy())
     other, _ = _run(market, seed=1)
     assert not np.array_equal(other.returns["PPO"].to_numpy(), results.returns["PPO"].to_numpy())
+
+
+@pytest.mark.parametrize("model", ["hmm", "gmm"])
+def test_regime_features_and_regime_covariance_are_point_in_time(market, model):
+    # issue 16: regime probabilities (HMM or Gaussian mixture) and the regime-aware
+    # covariance they feed; changing every price after t leaves both unchanged at <= t
+    t = 480
+    prices = np.array(market.prices, copy=True)
+    rng = np.random.default_rng(5)
+    prices[t + 1 :] *= np.exp(np.cumsum(rng.normal(0, 0.03, prices[t + 1 :].shape), axis=0))
+    config = {"garch": None, "lstm": None, "min_train": 250, "refit_every": 150,
+              "regime": {"model": model, "n_restarts": 1, "n_iter": 30}}  # fmt: skip
+    runs = []
+    for m in (market, market.with_prices(prices)):
+        features = build_features(m, config, cache_dir=False, progress=False)
+        results = backtest(
+            {"MinVar regime": MinVariance(lookback=100, covariance="regime")},
+            m,
+            features,
+            splitter=WalkForward(train=250, test=150),
+            env=ENV,
+            n_boot=20,
+        )
+        runs.append((features.market_values, results.weights["MinVar regime"]))
+    (pa, wa), (pb, wb) = runs
+    np.testing.assert_array_equal(pa[: t + 1], pb[: t + 1])
+    assert np.isfinite(pa[250:]).all() and not np.array_equal(pa[t + 1 :], pb[t + 1 :])
+    cutoff = market.dates[t]
+    np.testing.assert_array_equal(wa.loc[:cutoff].to_numpy(), wb.loc[:cutoff].to_numpy())
+    assert not np.array_equal(wa.loc[cutoff:].to_numpy(), wb.loc[cutoff:].to_numpy())

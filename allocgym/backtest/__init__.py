@@ -10,11 +10,14 @@ A saved run folder carries ``manifest.json`` (:func:`write_manifest`,
 from allocgym.backtest import metrics, stats
 from allocgym.backtest.engine import backtest
 from allocgym.backtest.manifest import read_manifest, verify_manifest, write_manifest
+from allocgym.backtest.purged import CombinatorialPurgedKFold, PurgedKFold
 from allocgym.backtest.report import write_report
 from allocgym.backtest.results import Results
 from allocgym.backtest.splitter import WalkForward
 
 __all__ = [
+    "CombinatorialPurgedKFold",
+    "PurgedKFold",
     "Results",
     "WalkForward",
     "backtest",

@@ -17,12 +17,15 @@ from allocgym._typing import FloatArray
 __all__ = [
     "annualized_return",
     "annualized_volatility",
+    "beta",
     "calmar_ratio",
+    "capture_ratio",
     "cvar",
     "drawdowns",
     "information_ratio",
     "max_drawdown",
     "metrics_table",
+    "relative_metrics",
     "sample_std",
     "sharpe_ratio",
     "sortino_ratio",
@@ -156,6 +159,103 @@ def information_ratio(
     if not sd * np.sqrt(periods_per_year) > 1e-6:
         return float("nan")
     return float(a.mean() / sd * np.sqrt(periods_per_year))
+
+
+def _paired(returns: FloatArray, benchmark: FloatArray) -> tuple[FloatArray, FloatArray]:
+    r, b = _r(returns), _r(benchmark)
+    if r.shape != b.shape:
+        raise ValueError(
+            f"returns has {r.size} days and benchmark {b.size}; expected the same days (align "
+            "them first, e.g. with relative_metrics)"
+        )
+    return r, b
+
+
+def beta(returns: FloatArray, benchmark: FloatArray) -> float:
+    """``cov(r, b) / var(b)`` (NaN when the benchmark is flat)."""
+    r, b = _paired(returns, benchmark)
+    if r.size < 2 or sample_std(b) == 0:
+        return float("nan")
+    bc = b - b.mean()
+    return float(np.dot(r - r.mean(), bc) / np.dot(bc, bc))
+
+
+def capture_ratio(returns: FloatArray, benchmark: FloatArray, side: str = "up") -> float:
+    """Up or down capture: the policy's mean return on the benchmark's up (down) days
+    over the benchmark's, as geometric means (the Morningstar definition, on days).
+
+    ``side="up"``: days with ``b > 0``; ``"down"``: days with ``b < 0``; with
+    ``g(x) = (prod(1 + x))^(1/n) - 1``, capture ``= g(r[days]) / g(b[days])``. An up
+    capture above 1 and a down capture below 1 are both good. NaN without such days.
+    """
+    if side not in ("up", "down"):
+        raise ValueError(f"side={side!r} is invalid; expected 'up' or 'down'")
+    r, b = _paired(returns, benchmark)
+    days = b > 0 if side == "up" else b < 0
+    if not days.any():
+        return float("nan")
+    n = int(days.sum())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        g_r = np.exp(np.log1p(r[days]).sum() / n) - 1.0
+        g_b = np.exp(np.log1p(b[days]).sum() / n) - 1.0
+    return float(g_r / g_b)
+
+
+def relative_metrics(
+    returns: pd.DataFrame | pd.Series,
+    benchmark: pd.Series,
+    periods_per_year: int = PERIODS,
+) -> pd.DataFrame:
+    """Each policy against a market benchmark, on the dates both have.
+
+    Parameters
+    ----------
+    returns : DataFrame (dates x policies) or Series
+        Daily simple returns.
+    benchmark : Series
+        The benchmark's daily simple returns by date (e.g.
+        :func:`allocgym.data.benchmark_returns` of :func:`allocgym.data.load_benchmark`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per policy: ``excess_return`` (annualised return minus the
+        benchmark's, same days), ``tracking_error``, ``information_ratio``, ``beta``,
+        ``up_capture``, ``down_capture``, ``n_days``.
+
+    Raises
+    ------
+    ValueError
+        The benchmark and the returns have no date in common.
+    """
+    frame = returns.to_frame() if isinstance(returns, pd.Series) else returns
+    rows = {}
+    for name in frame.columns:
+        both = pd.concat([frame[name], benchmark], axis=1, join="inner").dropna()
+        if both.empty:
+            raise ValueError(
+                f"benchmark has no date in common with the returns of {name!r} "
+                f"({_span(frame[name])} against {_span(benchmark)}); expected overlapping dates"
+            )
+        r, b = both.iloc[:, 0].to_numpy(), both.iloc[:, 1].to_numpy()
+        rows[name] = {
+            "excess_return": annualized_return(r, periods_per_year)
+            - annualized_return(b, periods_per_year),
+            "tracking_error": tracking_error(r, b, periods_per_year),
+            "information_ratio": information_ratio(r, b, periods_per_year),
+            "beta": beta(r, b),
+            "up_capture": capture_ratio(r, b, "up"),
+            "down_capture": capture_ratio(r, b, "down"),
+            "n_days": len(both),
+        }
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "policy"
+    return table
+
+
+def _span(series: pd.Series) -> str:
+    valid = series.dropna()
+    return f"{valid.index[0]}..{valid.index[-1]}" if len(valid) else "no values"
 
 
 def summary(

@@ -249,15 +249,35 @@ def verdicts(results: Results, alpha: float = 0.05) -> list[str]:
     return out
 
 
-def write_report(results: Results, folder: str | os.PathLike, *, rolling_window: int = 252) -> Path:
+def write_report(
+    results: Results,
+    folder: str | os.PathLike,
+    *,
+    rolling_window: int = 252,
+    market: pd.Series | None = None,
+    market_name: str = "the market",
+) -> Path:
     """Write ``report.md`` and the PNG plots into ``folder``, add them to the folder's
     ``manifest.json`` (:func:`~allocgym.backtest.manifest.write_manifest`) and return the
-    report's path."""
+    report's path.
+
+    ``market``: daily simple returns of a market index by date; the risk section then
+    compares every policy with it (``market_name`` names it in the text). Default: the
+    embedded S&P 500 index for runs on the embedded stocks
+    (:func:`~allocgym.risk.report_section.default_market`), else no comparison.
+    """
+    from allocgym.risk.report_section import default_market, risk_section
+
+    if market is None:
+        market, market_name = default_market(results)
+
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     cfg = results.config
     window = min(rolling_window, max(2, len(results.returns) // 2))
     figs = _plots(results, folder, window)
+    risk_lines, risk_figs = risk_section(results, folder, market=market, market_name=market_name)
+    figs.update(risk_figs)
     dates = results.returns.index
     bench = cfg.get("benchmark", "–")
     n_trials = cfg.get("n_trials", len(results.policies))
@@ -299,6 +319,7 @@ def write_report(results: Results, folder: str | os.PathLike, *, rolling_window:
         "",
         *verdicts(results),
         "",
+        *risk_lines,
         "## Plots",
         "",
     ]

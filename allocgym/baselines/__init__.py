@@ -1,4 +1,5 @@
-"""Baseline policies (1/N, buy-and-hold, min-variance, mean-variance, Black–Litterman).
+"""Baseline policies (1/N, buy-and-hold, min-variance, mean-variance, Black–Litterman, risk
+parity, hierarchical risk parity, cluster allocation, sparse max-Sharpe).
 
 Every baseline follows the :class:`allocgym.policy.Policy` protocol, rebalances on its
 own schedule (default every 21 trading days) from a 252-day lookback of data dated
@@ -8,7 +9,9 @@ optimisation fails. The optimising baselines take an optimiser object
 generic one, :class:`MinVariance` and :class:`MeanVariance` are presets of it. A
 baseline that needs predictor features (``required_features``) refuses features
 without them (:func:`check_features`). :data:`BASELINES` holds them by name (the names
-configs and the command line use).
+configs and the command line use). The risk-based baselines (:class:`RiskParity`,
+:class:`HierarchicalRiskParity`, :class:`ClusterAllocation`) need a covariance only;
+:func:`plot_dendrogram` draws the tree of the hierarchical ones.
 """
 
 from allocgym.baselines._features import check_features
@@ -24,11 +27,22 @@ from allocgym.baselines.covariance import (
     CovarianceEstimator,
     EWMACovariance,
     GarchCovariance,
+    GraphicalLassoCovariance,
     LedoitWolfCovariance,
+    RegimeCovariance,
     SampleCovariance,
     get_covariance,
 )
+from allocgym.baselines.hierarchical import (
+    ClusterAllocation,
+    HierarchicalRiskParity,
+    cluster_labels,
+    cluster_weights,
+    correlation_distance,
+    hrp_weights,
+)
 from allocgym.baselines.optimizer import OBJECTIVES, MeanRiskOptimizer
+from allocgym.baselines.plotting import plot_dendrogram
 from allocgym.baselines.policies import (
     BuyAndHold,
     EqualWeight,
@@ -37,6 +51,8 @@ from allocgym.baselines.policies import (
     MinVariance,
 )
 from allocgym.baselines.registry import BASELINES
+from allocgym.baselines.risk_parity import RiskParity, risk_budgeting, risk_contributions
+from allocgym.baselines.sparse import SparseMaxSharpe, SparseSharpeOptimizer
 
 __all__ = [
     "BASELINES",
@@ -44,20 +60,34 @@ __all__ = [
     "RENAMED_PARAMETERS",
     "BlackLitterman",
     "BuyAndHold",
+    "ClusterAllocation",
     "CovarianceEstimator",
     "EWMACovariance",
     "EqualWeight",
     "GarchCovariance",
+    "GraphicalLassoCovariance",
+    "HierarchicalRiskParity",
     "LedoitWolfCovariance",
     "MeanRiskOptimizer",
     "MeanRiskPolicy",
     "MeanVariance",
     "MinVariance",
+    "RegimeCovariance",
+    "RiskParity",
     "SampleCovariance",
+    "SparseMaxSharpe",
+    "SparseSharpeOptimizer",
     "black_litterman",
     "check_features",
+    "cluster_labels",
+    "cluster_weights",
+    "correlation_distance",
     "get_covariance",
     "he_litterman_omega",
+    "hrp_weights",
     "idzorek_omega",
     "implied_returns",
+    "plot_dendrogram",
+    "risk_budgeting",
+    "risk_contributions",
 ]

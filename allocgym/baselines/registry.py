@@ -10,7 +10,10 @@ from __future__ import annotations
 from functools import partial
 
 from allocgym.baselines.bl_policy import BlackLitterman
+from allocgym.baselines.hierarchical import ClusterAllocation, HierarchicalRiskParity
 from allocgym.baselines.policies import BuyAndHold, EqualWeight, MeanVariance, MinVariance
+from allocgym.baselines.risk_parity import RiskParity
+from allocgym.baselines.sparse import SparseMaxSharpe
 from allocgym.registry import Registry
 
 __all__ = ["BASELINES"]
@@ -56,4 +59,34 @@ BASELINES.register(
     kind="ML-enhanced",
     description="Equilibrium prior with views from the LSTM forecast feature (features preset "
     "full); views='none' is the prior alone",
+)
+BASELINES.register(
+    "risk_parity",
+    RiskParity,
+    label="Risk parity",
+    description="Equal risk contribution, or given risk_budgets (long-only; exact Newton solve "
+    "of Spinu's convex problem)",
+)
+BASELINES.register(
+    "hrp",
+    HierarchicalRiskParity,
+    label="HRP",
+    aliases=("hierarchical_risk_parity",),
+    description="Hierarchical risk parity (Lopez de Prado 2016): correlation-distance tree, "
+    "quasi-diagonalisation, recursive bisection",
+)
+BASELINES.register(
+    "cluster",
+    ClusterAllocation,
+    label="Cluster allocation",
+    aliases=("cluster_allocation",),
+    description="n_clusters clusters by correlation (hierarchical or K-means), inverse "
+    "variance inside and across clusters",
+)
+BASELINES.register(
+    "sparse_max_sharpe",
+    SparseMaxSharpe,
+    label="Sparse max-Sharpe",
+    description="Maximum Sharpe ratio net of an L1 penalty gamma on deviations from 1/N (or "
+    "reference_weights)",
 )

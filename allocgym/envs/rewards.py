@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
@@ -27,10 +28,13 @@ import numpy as np
 
 from allocgym._typing import BoolArray, FloatArray
 from allocgym.envs._imports import load_attribute
+from allocgym.exceptions import AllocgymWarning
 from allocgym.registry import Registry
 
 __all__ = [
     "REWARDS",
+    "BenchmarkExcess",
+    "BenchmarkMissingWarning",
     "DifferentialSharpe",
     "DownsideDeviation",
     "DrawdownPenalised",
@@ -304,6 +308,79 @@ class TurnoverPenalised(_PenalisedLogReturn):
     default_penalty = 0.001
 
 
+class BenchmarkMissingWarning(AllocgymWarning):
+    """``benchmark_excess`` was built without a benchmark: its excess is over cash at 0 %."""
+
+
+class BenchmarkExcess:
+    """Log return in excess of a market benchmark's over the same period, net of costs.
+
+    ``reward = log(W_{t+k} / W_t) - log(B_{t+k} / B_t)`` with ``W`` the policy's wealth
+    (after costs) and ``B`` the benchmark's level, for the holding period from decision
+    row ``t`` to ``t + k`` (``k = n_days``).
+
+    Parameters
+    ----------
+    benchmark : array-like or Series of shape (n_dates,), optional
+        Benchmark levels on exactly the env's market dates, row for row, e.g.
+        ``allocgym.data.load_benchmark(market=market)`` (the embedded S&P 500 index
+        for the embedded market). The env passes the reward a row index, not a date,
+        so the alignment is the caller's: a Series with another index is refused only
+        if its length cannot cover the rows the env reaches. Without a benchmark the
+        excess is over cash at 0 %, i.e. the plain log return, with a
+        :class:`BenchmarkMissingWarning`.
+
+    Components: ``log_return`` and ``benchmark`` (minus the benchmark's log return).
+    """
+
+    name = "benchmark_excess"
+
+    def __init__(self, benchmark: Any = None) -> None:
+        self.components: dict[str, Number] = {}
+        if benchmark is None:
+            warnings.warn(
+                "reward 'benchmark_excess' without a benchmark: the excess is over cash at "
+                "0 %, i.e. the plain log return; pass reward_kwargs={'benchmark': "
+                "allocgym.data.load_benchmark(market=market)}",
+                BenchmarkMissingWarning,
+                stacklevel=2,
+            )
+            self._log_level = None
+            return
+        levels = np.asarray(benchmark, dtype=np.float64)
+        if levels.ndim != 1 or levels.size < 2:
+            raise ValueError(
+                f"benchmark has shape {levels.shape}; expected levels of shape (n_dates,), "
+                "one per market date"
+            )
+        bad = ~(np.isfinite(levels) & (levels > 0))
+        if bad.any():
+            pos = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"benchmark level {levels[pos]!r} at row {pos} is not a positive number; "
+                "expected a level on every market date (align it with "
+                "allocgym.data.load_benchmark(market=market))"
+            )
+        self._log_level = np.log(levels)
+
+    def __call__(self, record: StepRecord) -> Number:
+        if self._log_level is None:
+            self.components = {"log_return": record.log_return, "benchmark": 0.0 * record.t}
+            return record.log_return
+        end = record.t + record.n_days
+        if np.max(end) >= self._log_level.size:
+            raise ValueError(
+                f"benchmark has {self._log_level.size} levels but the env reached row "
+                f"{int(np.max(end))}; expected one level per market date"
+            )
+        bench = _scalar_or_array(self._log_level[end] - self._log_level[record.t])
+        self.components = {"log_return": record.log_return, "benchmark": -bench}
+        return record.log_return - bench
+
+    def reset(self, mask: BoolArray | None = None) -> None:
+        """Stateless (the benchmark is fixed)."""
+
+
 class WeightedReward:
     """A weighted sum of rewards: ``sum_j weight_j * reward_j(record)``.
 
@@ -497,6 +574,7 @@ for _cls, _label, _kind in (
     (DrawdownPenalised, "Drawdown-penalised", "penalised"),
     (DownsideDeviation, "Downside deviation", "risk-adjusted"),
     (TurnoverPenalised, "Turnover-penalised", "penalised"),
+    (BenchmarkExcess, "Excess over benchmark", "return"),
     (WeightedReward, "Combination", "combination"),
 ):
     _penalty = getattr(_cls, "default_penalty", None)

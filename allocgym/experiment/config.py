@@ -205,11 +205,17 @@ class AgentConfig:
 
 @dataclass(frozen=True)
 class BaselineConfig:
-    """One baseline by name (``allocgym list baselines``), with constructor parameters."""
+    """One baseline by name (``allocgym list baselines``), with constructor parameters.
+
+    ``overlays`` wrap it, innermost first: names or ``{name, params}`` of
+    :data:`allocgym.overlays.OVERLAYS` (``[{name: vol_target, params: {target: 0.1}}]``);
+    the display label then shows them (``"1/N + vol target"``).
+    """
 
     name: str = "equal_weight"
     label: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    overlays: tuple[str | dict[str, Any], ...] = ()
 
     @property
     def display(self) -> str:
@@ -223,10 +229,15 @@ class BaselineConfig:
         if found is None:
             return self.name
         try:
-            own = getattr(self.build(), "label", None)
+            own = getattr(self.build_base(), "label", None)
         except (ConfigError, ValueError, TypeError):  # reported by check()
             own = None
-        return own if isinstance(own, str) and own else BASELINES.entry(found).label
+        base = own if isinstance(own, str) and own else BASELINES.entry(found).label
+        if not self.overlays:
+            return base
+        from allocgym.overlays import overlay_label
+
+        return overlay_label(base, self.overlays)
 
     def check(self, path: str, features: FeaturesConfig | None = None) -> None:
         """Name, parameter names and values, and (given ``features``) that the feature
@@ -240,9 +251,18 @@ class BaselineConfig:
                 new, why = RENAMED_PARAMETERS[key]
                 raise ConfigError(f"{path}.params.{key}: was renamed {new!r}: {why}")
         try:
-            policy = self.build()  # cheap (no data, no solver): bad values fail before any work
+            policy = self.build_base()  # cheap (no data, no solver): bad values fail early
         except (ConfigError, ValueError, TypeError) as exc:
             raise ConfigError(f"{path}.params: {exc}") from None
+        if self.overlays:
+            from allocgym.overlays import apply_overlays
+
+            try:
+                policy = apply_overlays(policy, self.overlays, f"{path}.overlays")
+            except ConfigError:
+                raise
+            except (ValueError, TypeError) as exc:
+                raise ConfigError(f"{path}.overlays: {exc}") from None
         if features is None or features.preset not in PRESETS:
             return
         preset = PRESETS[features.preset]
@@ -259,7 +279,16 @@ class BaselineConfig:
             raise ConfigError(f"{path}: {exc}") from None
 
     def build(self) -> Any:
-        """The baseline policy this entry names, built by :data:`~allocgym.baselines.BASELINES`."""
+        """The baseline policy this entry names, wrapped by its ``overlays`` (if any)."""
+        policy = self.build_base()
+        if not self.overlays:
+            return policy
+        from allocgym.overlays import apply_overlays
+
+        return apply_overlays(policy, self.overlays)
+
+    def build_base(self) -> Any:
+        """The baseline alone, built by :data:`~allocgym.baselines.BASELINES`."""
         from allocgym.baselines import BASELINES
 
         return BASELINES.create(self.name, **self.params)

@@ -28,6 +28,7 @@ _LAZY = {
     "GarchFallbackWarning": "allocgym.predictors.garch",
     "GarchVolatility": "allocgym.predictors.garch",
     "LSTMForecaster": "allocgym.predictors.lstm",
+    "RegimeGMM": "allocgym.predictors.regime_gmm",
     "RegimeHMM": "allocgym.predictors.regimes",
     "forward_filter": "allocgym.predictors.regimes",
 }
@@ -54,6 +55,7 @@ __all__ = [
     "LSTMForecaster",
     "Predictor",
     "RegimeConfig",
+    "RegimeGMM",
     "RegimeHMM",
     "TechnicalFeatures",
     "build_features",

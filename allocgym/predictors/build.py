@@ -39,10 +39,15 @@ def _stages(config: FeatureConfig) -> list[tuple[str, Callable[[], Predictor]]]:
         g = config.garch
         stages.append(("garch", lambda: GarchVolatility(g)))
     if config.regime is not None:
-        from allocgym.predictors.regimes import RegimeHMM
-
         rc, seed = config.regime, config.seed
-        stages.append(("regime", lambda: RegimeHMM(rc, seed=seed)))
+        if rc.model == "gmm":
+            from allocgym.predictors.regime_gmm import RegimeGMM
+
+            stages.append(("regime", lambda: RegimeGMM(rc, seed=seed)))
+        else:
+            from allocgym.predictors.regimes import RegimeHMM
+
+            stages.append(("regime", lambda: RegimeHMM(rc, seed=seed)))
     if config.lstm is not None:
         from allocgym.predictors.lstm import LSTMForecaster
 

@@ -93,7 +93,8 @@ class GarchConfig:
 
 @dataclass(frozen=True)
 class RegimeConfig:
-    """Market regime probabilities (:class:`~allocgym.predictors.RegimeHMM`).
+    """Market regime probabilities (:class:`~allocgym.predictors.RegimeHMM` or
+    :class:`~allocgym.predictors.RegimeGMM`).
 
     Attributes
     ----------
@@ -106,12 +107,18 @@ class RegimeConfig:
         k-means with seeds ``seed + j``); the best log-likelihood wins.
     n_iter : int
         Maximum EM iterations per restart.
+    model : {"hmm", "gmm"}
+        ``"hmm"``: Gaussian HMM, forward-filtered (the default); ``"gmm"``: Gaussian
+        mixture, the posterior of the inputs at t (no dynamics). Both fit the same
+        inputs and give the same features ``regime_p{k}``. The default is left out of
+        the cache key, so panels cached before this field existed are still found.
     """
 
     n_states: int = 3
     vol_window: int = 5
     n_restarts: int = 4
     n_iter: int = 100
+    model: Literal["hmm", "gmm"] = "hmm"
 
     def __post_init__(self) -> None:
         _require(
@@ -123,6 +130,7 @@ class RegimeConfig:
         _positive_int("regime.vol_window", self.vol_window, 2)
         _positive_int("regime.n_restarts", self.n_restarts)
         _positive_int("regime.n_iter", self.n_iter)
+        _require(self.model in ("hmm", "gmm"), "regime.model", self.model, "'hmm' or 'gmm'")
 
 
 @dataclass(frozen=True)
@@ -250,8 +258,15 @@ class FeatureConfig:
         return dataclasses.asdict(self)
 
     def to_json(self) -> str:
-        """Canonical JSON (sorted keys), used in the cache key."""
-        return json.dumps(self.to_dict(), sort_keys=True)
+        """Canonical JSON (sorted keys), used in the cache key.
+
+        ``regime.model`` is omitted when it is the default ``"hmm"``: the JSON (and so
+        every cache key) of a config is what it was before the field existed.
+        """
+        data = self.to_dict()
+        if data["regime"] is not None and data["regime"]["model"] == "hmm":
+            del data["regime"]["model"]
+        return json.dumps(data, sort_keys=True)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FeatureConfig:

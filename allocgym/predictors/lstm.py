@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from allocgym._io import atomic_write
-from allocgym._typing import BoolArray, FloatArray
+from allocgym._typing import BoolArray, FloatArray, IntArray
 from allocgym.data import MarketData
 from allocgym.exceptions import DataError
 from allocgym.predictors.config import LSTMConfig
@@ -156,21 +156,33 @@ class LSTMForecaster:
         return out.reshape(-1, w, n_inputs), valid.reshape(-1)
 
     # ------------------------------------------------------------------ fit
-    def fit(self, market: MarketData, until: int, start: int = 0) -> LSTMForecaster:
-        """Train on samples at rows ``t`` with ``start + w - 1 <= t`` and ``t + h <= until``."""
+    def fit(
+        self, market: MarketData, until: int, start: int = 0, *, rows: IntArray | None = None
+    ) -> LSTMForecaster:
+        """Train on samples at rows ``t`` with ``start + w - 1 <= t`` and ``t + h <= until``.
+
+        ``rows``, if given, are the only sample rows used (those in ``start..until - h``),
+        and the inputs are standardised on those rows: the training samples of a purged
+        cross-validation fold (:mod:`allocgym.predictors.selection`).
+        """
         cfg = self._config
         market = market[: until + 1]
         x = self._inputs(market)
         prices = np.asarray(market.prices)
         first = max(start, until - cfg.train_window + 1)
-        rows = np.arange(first, until - cfg.horizon + 1)
+        if rows is None:
+            rows = np.arange(first, until - cfg.horizon + 1)
+            train_x = x[max(first - cfg.window + 1, 0) : until + 1].reshape(-1, x.shape[2])
+        else:
+            rows = np.asarray(rows, dtype=np.int64)
+            rows = rows[(rows >= start) & (rows + cfg.horizon <= until)]
+            train_x = x[rows].reshape(-1, x.shape[2])
         if len(rows) == 0:
             raise DataError(
                 f"LSTMForecaster: no training rows in {start}..{until} for horizon="
                 f"{cfg.horizon}; supply a longer training window"
             )
         target = prices[rows + cfg.horizon] / prices[rows] - 1.0
-        train_x = x[max(first - cfg.window + 1, 0) : until + 1].reshape(-1, x.shape[2])
         finite = np.isfinite(train_x).all(axis=1)
         if finite.sum() < 2:
             raise DataError(f"LSTMForecaster: no finite inputs on rows {start}..{until}")
@@ -246,15 +258,23 @@ class LSTMForecaster:
         Row t uses the input window ending at t; NaN where that window is incomplete.
         """
         check_predict_range(self.until_, start, stop, market.n_dates)
-        market = market[:stop]
+        return self.forecast_at(market[:stop], np.arange(start, stop))[:, :, None]
+
+    def forecast_at(self, market: MarketData, rows: IntArray) -> FloatArray:
+        """Forecasts at any ``rows`` of ``market``, shape (len(rows), n_assets).
+
+        Each from the input window ending at its row (NaN where incomplete). Unlike
+        :meth:`predict` it does not refuse rows before the fit: cross-validation scores
+        test folds that precede training data (:mod:`allocgym.predictors.selection`).
+        """
         z = self._standardise(self._inputs(market))
-        rows = np.arange(start, stop)
+        rows = np.asarray(rows, dtype=np.int64)
         windows, valid = self._windows(z, rows)
         with _Threads(self._config.threads), torch.no_grad():
             out = self.net_(torch.from_numpy(windows)).numpy().astype(np.float64)
         forecast = self.target_mean_ + self.target_scale_ * out
         forecast[~valid] = np.nan
-        return forecast.reshape(len(rows), market.n_assets, 1)
+        return forecast.reshape(len(rows), market.n_assets)
 
     # ------------------------------------------------------------------ persistence
     def save_weights(self, path: str | os.PathLike) -> None:

@@ -24,7 +24,7 @@ def test_the_names_configs_and_the_cli_used_before_are_all_registered() -> None:
         assert BASELINES.find(name) is not None
     assert set(BASELINES) == {
         "equal_weight", "buy_and_hold", "min_variance", "mean_variance", "max_sharpe",
-        "black_litterman",
+        "black_litterman", "risk_parity", "hrp", "cluster", "sparse_max_sharpe",
     }  # fmt: skip
     assert BASELINES.resolve("1/N") == "equal_weight"
 
