@@ -28,9 +28,11 @@ import numpy as np
 import pandas as pd
 
 from allocgym._typing import FloatArray
+from allocgym.backtest.metrics import cvar
 from allocgym.envs.costs import CostModel
 from allocgym.risk._paths import rebalance
 from allocgym.risk.scenarios import Scenarios
+from allocgym.risk.var_config import tail_count
 
 __all__ = ["MODES", "ScenarioRisk", "evaluate_scenarios", "expected_shortfall", "value_at_risk"]
 
@@ -44,14 +46,17 @@ def _check_level(level: float) -> float:
 
 
 def value_at_risk(returns: FloatArray, level: float = 0.95) -> float:
-    """``-q_{1-level}(returns)``: the loss exceeded with probability ``1 - level``."""
-    return float(-np.quantile(returns, 1.0 - _check_level(level)))
+    """Minus the k-th worst return, ``k = ceil((1 - level) n)`` (:func:`tail_count`): the
+    loss exceeded on at most a ``1 - level`` share of paths; the rule of the historical
+    VaR forecasts (:mod:`allocgym.risk.var`)."""
+    r = np.sort(np.asarray(returns, dtype=np.float64))
+    return float(-r[tail_count(_check_level(level), r.size) - 1])
 
 
 def expected_shortfall(returns: FloatArray, level: float = 0.95) -> float:
-    """Mean loss of the returns at or below the ``1 - level`` quantile."""
-    q = np.quantile(returns, 1.0 - _check_level(level))
-    return float(-returns[returns <= q].mean())
+    """Mean loss of the ``k = ceil((1 - level) n)`` worst returns, as
+    :func:`allocgym.backtest.metrics.cvar` computes it."""
+    return cvar(np.asarray(returns, dtype=np.float64), _check_level(level))
 
 
 def _max_drawdowns(wealth: FloatArray) -> FloatArray:

@@ -190,10 +190,13 @@ def test_hold_and_constant_mix_equal_hand_computations(model):
 
 
 def test_risk_figures_by_hand():
-    r = np.arange(1, 101) / 100.0 - 0.5  # -0.49 .. 0.50
-    assert value_at_risk(r, 0.95) == pytest.approx(-np.quantile(r, 0.05))
-    assert expected_shortfall(r, 0.95) == pytest.approx(-r[r <= np.quantile(r, 0.05)].mean())
-    assert expected_shortfall(r, 0.99) >= value_at_risk(r, 0.99)
+    r = np.arange(1, 101) / 100.0 - 0.5  # -0.49 .. 0.50, shuffled below
+    r = np.random.default_rng(0).permutation(r)
+    # k = ceil(0.05 * 100) = 5 worst: -0.49 .. -0.45; VaR is the 5th worst loss
+    assert value_at_risk(r, 0.95) == pytest.approx(0.45)
+    assert expected_shortfall(r, 0.95) == pytest.approx(0.47)
+    assert value_at_risk(r, 0.99) == pytest.approx(0.49)  # k = 1
+    assert expected_shortfall(r, 0.99) == pytest.approx(0.49)
 
 
 def test_drawdown_probability_and_worst_paths(model):
