@@ -17,19 +17,20 @@ missing inputs (the volatility warm-up) get the mixture weights ``w``.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 from sklearn.mixture import GaussianMixture
-from threadpoolctl import threadpool_limits
 
 from allocgym._typing import FloatArray
 from allocgym.data import MarketData
-from allocgym.exceptions import DataError
 from allocgym.predictors.config import RegimeConfig
-from allocgym.predictors.regimes import regime_inputs
+from allocgym.predictors.regimes import (
+    best_restart,
+    regime_inputs,
+    standardised_inputs,
+    volatility_quantile_means,
+)
 from allocgym.predictors.schedule import check_predict_range
 
 __all__ = ["RegimeGMM"]
@@ -75,42 +76,23 @@ class RegimeGMM:
         """EM on the inputs at rows ``start..until``."""
         cfg = self._config
         k = cfg.n_states
-        x = regime_inputs(market[: until + 1], cfg.vol_window)[start:]
-        ok = np.isfinite(x).all(axis=1)
-        if ok.sum() < 10 * k:
-            raise DataError(
-                f"RegimeGMM needs at least {10 * k} rows of finite inputs to fit {k} "
-                f"states; rows {start}..{until} have {int(ok.sum())}"
-            )
-        self.input_mean_ = x[ok].mean(axis=0)
-        self.input_scale_ = x[ok].std(axis=0) + 1e-12
-        z = (x[ok] - self.input_mean_) / self.input_scale_
-        best, best_score = None, -np.inf
-        for j in range(cfg.n_restarts):
-            means_init = None
-            if j == 0:  # a deterministic start: components spread over volatility quantiles
-                q = (np.arange(k) + 0.5) / k
-                means_init = np.column_stack([np.zeros(k), np.quantile(z[:, 1], q)])
-            model = GaussianMixture(
+        _, z = standardised_inputs(self, market, start, until, "RegimeGMM")
+        models = (
+            GaussianMixture(
                 n_components=k,
                 covariance_type="full",
                 max_iter=cfg.n_iter,
                 tol=1e-4,
                 reg_covar=1e-4,
-                means_init=means_init,
+                # a deterministic first start: components spread over volatility quantiles
+                means_init=volatility_quantile_means(z, k) if j == 0 else None,
                 random_state=self.seed + j,
             )
-            with warnings.catch_warnings(), threadpool_limits(limits=1):
-                warnings.simplefilter("ignore")  # ConvergenceWarning: the best restart wins
-                try:
-                    model.fit(z)
-                    score = model.score(z)
-                except (ValueError, np.linalg.LinAlgError):
-                    continue
-            if np.isfinite(score) and score > best_score:
-                best, best_score = model, score
-        if best is None:
-            raise DataError(f"RegimeGMM: every EM restart failed on rows {start}..{until}")
+            for j in range(cfg.n_restarts)
+        )
+        best, best_score = best_restart(
+            models, z, f"RegimeGMM: every EM restart failed on rows {start}..{until}"
+        )
         order = np.argsort(best.means_[:, 1], kind="stable")
         self.weights_ = best.weights_[order]
         self.means_ = best.means_[order]

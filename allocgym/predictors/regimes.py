@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 from scipy.special import logsumexp
@@ -99,6 +101,55 @@ def forward_filter(
     return out
 
 
+def standardised_inputs(
+    owner: Any, market: MarketData, start: int, until: int, name: str
+) -> tuple[FloatArray, FloatArray]:
+    """The regime inputs of rows ``start..until`` and their standardised finite rows.
+
+    Sets ``owner.input_mean_`` and ``owner.input_scale_`` (from those rows only); fails
+    with fewer than 10 finite rows per state.
+    """
+    k = owner._config.n_states
+    x = regime_inputs(market[: until + 1], owner._config.vol_window)[start:]
+    ok = np.isfinite(x).all(axis=1)
+    if ok.sum() < 10 * k:
+        raise DataError(
+            f"{name} needs at least {10 * k} rows of finite inputs to fit {k} states; "
+            f"rows {start}..{until} have {int(ok.sum())}"
+        )
+    owner.input_mean_ = x[ok].mean(axis=0)
+    owner.input_scale_ = x[ok].std(axis=0) + 1e-12
+    return x, (x[ok] - owner.input_mean_) / owner.input_scale_
+
+
+def volatility_quantile_means(z: FloatArray, k: int) -> FloatArray:
+    """Starting means of ``k`` states: zero return, volatility at its quantiles."""
+    q = (np.arange(k) + 0.5) / k
+    return np.column_stack([np.zeros(k), np.quantile(z[:, 1], q)])
+
+
+def best_restart(models: Iterable[Any], z: FloatArray, failed: str) -> tuple[Any, float]:
+    """The model (of an EM restart each) with the highest log likelihood on ``z``.
+
+    A restart that fails (singular covariance, bad start) is skipped; convergence
+    warnings are silenced: the best restart wins. ``failed``: the message when all do.
+    """
+    best, best_score = None, -np.inf
+    for model in models:
+        with warnings.catch_warnings(), _quiet("hmmlearn"), threadpool_limits(limits=1):
+            warnings.simplefilter("ignore")
+            try:
+                model.fit(z)
+                score = model.score(z)
+            except (ValueError, np.linalg.LinAlgError):
+                continue
+        if np.isfinite(score) and score > best_score:
+            best, best_score = model, score
+    if best is None:
+        raise DataError(failed)
+    return best, float(best_score)
+
+
 class RegimeHMM:
     """Gaussian-HMM regime probabilities, forward-filtered and volatility-ordered.
 
@@ -140,42 +191,25 @@ class RegimeHMM:
         from hmmlearn.hmm import GaussianHMM
 
         cfg = self._config
-        x = regime_inputs(market[: until + 1], cfg.vol_window)[start:]
-        ok = np.isfinite(x).all(axis=1)
-        if ok.sum() < 10 * cfg.n_states:
-            raise DataError(
-                f"RegimeHMM needs at least {10 * cfg.n_states} rows of finite inputs to fit "
-                f"{cfg.n_states} states; rows {start}..{until} have {int(ok.sum())}"
-            )
-        self.input_mean_ = x[ok].mean(axis=0)
-        self.input_scale_ = x[ok].std(axis=0) + 1e-12
-        z = (x[ok] - self.input_mean_) / self.input_scale_
-        best, best_score = None, -np.inf
-        for j in range(cfg.n_restarts):
-            model = GaussianHMM(
-                n_components=cfg.n_states,
-                covariance_type="full",
-                n_iter=cfg.n_iter,
-                tol=1e-4,
-                random_state=self.seed + j,
-                min_covar=1e-4,
-                init_params="stmc" if j else "stc",
-            )
-            if j == 0:
-                # A deterministic start: states spread over the quantiles of volatility.
-                q = (np.arange(cfg.n_states) + 0.5) / cfg.n_states
-                model.means_ = np.column_stack([np.zeros(cfg.n_states), np.quantile(z[:, 1], q)])
-            with warnings.catch_warnings(), _quiet("hmmlearn"), threadpool_limits(limits=1):
-                warnings.simplefilter("ignore")
-                try:
-                    model.fit(z)
-                    score = model.score(z)
-                except (ValueError, np.linalg.LinAlgError):
-                    continue
-            if np.isfinite(score) and score > best_score:
-                best, best_score = model, score
-        if best is None:
-            raise DataError(f"RegimeHMM: every Baum-Welch restart failed on rows {start}..{until}")
+        x, z = standardised_inputs(self, market, start, until, "RegimeHMM")
+
+        def restarts():
+            for j in range(cfg.n_restarts):
+                model = GaussianHMM(
+                    n_components=cfg.n_states,
+                    covariance_type="full",
+                    n_iter=cfg.n_iter,
+                    tol=1e-4,
+                    random_state=self.seed + j,
+                    min_covar=1e-4,
+                    init_params="stmc" if j else "stc",
+                )
+                if j == 0:  # a deterministic start: states spread over volatility quantiles
+                    model.means_ = volatility_quantile_means(z, cfg.n_states)
+                yield model
+
+        best, best_score = best_restart(restarts(), z, f"RegimeHMM: every Baum-Welch restart "
+                                        f"failed on rows {start}..{until}")  # fmt: skip
         # Volatility of a state = its mean log realised volatility input.
         order = np.argsort(best.means_[:, 1], kind="stable")
         self.means_ = best.means_[order]
