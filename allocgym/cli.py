@@ -224,6 +224,18 @@ def _add_stress(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cli.stress)
 
 
+def _add_explain(sub: argparse._SubParsersAction) -> None:
+    from allocgym.backtest import _explain_cli
+
+    p = sub.add_parser(
+        "explain",
+        help="what a run's RL agents look at: permutation importance of each feature group "
+        "over the test windows; writes explain.md and a bar plot",
+    )
+    _explain_cli.add_arguments(p)
+    p.set_defaults(func=_explain_cli.explain)
+
+
 _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_run,
     _add_train,
@@ -231,6 +243,7 @@ _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_backtest,
     _add_report,
     _add_stress,
+    _add_explain,
     _add_list,
     _add_rewards,
     _add_predictors,

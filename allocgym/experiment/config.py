@@ -356,7 +356,34 @@ class ExperimentConfig:
         if dup:
             _fail("labels", dup, "distinct labels for agents and baselines (set 'label:')")
         _check_labels(labels)
+        self._check_overlay_costs()
         return self
+
+    def _check_overlay_costs(self) -> None:
+        """A cost-aware overlay weighs trades at its own ``cost_bps`` (it cannot see the
+        env's); warn when it differs from the env's flat rate."""
+        import warnings
+
+        from allocgym.exceptions import AllocgymWarning
+        from allocgym.overlays.registry import parse_overlay
+
+        env_bps = self.env.cost_bps
+        if not isinstance(env_bps, int | float):
+            return  # per-asset or a CostModel: nothing one number can match
+        for i, base in enumerate(self.baselines):
+            for j, spec in enumerate(base.overlays):
+                name, params, _ = parse_overlay(spec, f"baselines[{i}].overlays[{j}]")
+                if name != "cost_aware":
+                    continue
+                bps = params.get("cost_bps", 10.0)
+                if float(bps) != float(env_bps):
+                    warnings.warn(
+                        f"baselines[{i}].overlays[{j}]: cost_aware weighs trades at "
+                        f"cost_bps={bps} but env.cost_bps={env_bps}; set its params.cost_bps "
+                        f"to {env_bps} unless the difference is meant",
+                        AllocgymWarning,
+                        stacklevel=4,
+                    )
 
 
 def _check_labels(labels: list[str]) -> None:
