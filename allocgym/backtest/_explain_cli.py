@@ -16,12 +16,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from allocgym.backtest.explain import (
-    Importance,
-    format_table,
-    permutation_importance,
-    write_explain,
-)
+from allocgym.backtest.explain import Importance, permutation_importance
+from allocgym.backtest.explain_report import format_table, write_explain
 from allocgym.backtest.results import Results
 from allocgym.exceptions import AllocgymWarning, ConfigError, DataError
 from allocgym.experiment.config import load_config

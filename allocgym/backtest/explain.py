@@ -36,20 +36,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from allocgym._io import atomic_write
 from allocgym._typing import Float32Array, FloatArray, IntArray
 from allocgym.backtest.engine import backtest
-from allocgym.backtest.manifest import write_manifest
 from allocgym.backtest.splitter import WalkForward
 from allocgym.data import MarketData
 from allocgym.envs.observation import ObservationLayout
@@ -61,10 +54,8 @@ from allocgym.predictors.technical import TechnicalFeatures
 __all__ = [
     "Importance",
     "default_groups",
-    "format_table",
     "group_indices",
     "permutation_importance",
-    "write_explain",
 ]
 
 RETURNS, TIME = "returns", "time"
@@ -219,15 +210,13 @@ class _Probe:
         self._probe: Any = None
 
     def __call__(self, policy: Policy) -> Any:
-        from allocgym.agents import AgentPolicy
+        from allocgym.agents import AgentPolicy  # imports torch: only when explaining
 
         current = getattr(policy, "policy_", policy)
         if current is not self._of:
             self._of = current
-            model, action_map = (
-                getattr(current, "model", None),
-                getattr(current, "action_map", None),
-            )
+            model = getattr(current, "model", None)
+            action_map = getattr(current, "action_map", None)
             self._probe = None
             if model is not None and action_map is not None:
                 deterministic = getattr(current, "deterministic", True)
@@ -235,10 +224,30 @@ class _Probe:
         return self._probe
 
 
-class _Recorder:
-    """Runs ``policy`` unchanged; records observations, weights and sensitivities per day."""
+class _Wrapped:
+    """A policy run through the backtest under another name; ``fit`` and ``reset`` pass
+    through, so an RLAgent loads (or reuses) its fold's model as in the run."""
 
     kind = "RL"
+
+    def __init__(self, policy: Policy, layout: ObservationLayout, name: str) -> None:
+        self.name = name
+        self.env = getattr(policy, "env", None)  # the backtest checks it against its own
+        self._policy, self._layout = policy, layout
+        self.weights: dict[int, FloatArray] = {}
+
+    def reset(self) -> None:
+        self._policy.reset()
+
+    def fit(self, market: MarketData, features: FeaturePanel | None = None) -> _Wrapped:
+        fit = getattr(self._policy, "fit", None)
+        if callable(fit):
+            fit(market, features)
+        return self
+
+
+class _Recorder(_Wrapped):
+    """Runs ``policy`` unchanged; records observations, weights and sensitivities per day."""
 
     def __init__(
         self,
@@ -249,23 +258,11 @@ class _Recorder:
         seed: int,
         step: float,
     ) -> None:
-        self.name = getattr(policy, "name", type(policy).__name__)
-        self.env = getattr(policy, "env", None)
-        self._policy, self._layout, self._groups = policy, layout, groups
-        self._n_repeats, self._seed, self._step = n_repeats, seed, step
+        super().__init__(policy, layout, getattr(policy, "name", type(policy).__name__))
+        self._groups, self._n_repeats, self._seed, self._step = groups, n_repeats, seed, step
         self._probe = _Probe()
         self.observations: dict[int, Float32Array] = {}
-        self.weights: dict[int, FloatArray] = {}
         self.sensitivity: dict[int, FloatArray] = {}  # (n_groups, n_repeats) per day
-
-    def reset(self) -> None:
-        self._policy.reset()
-
-    def fit(self, market: MarketData, features: FeaturePanel | None = None) -> _Recorder:
-        fit = getattr(self._policy, "fit", None)
-        if callable(fit):
-            fit(market, features)
-        return self
 
     def act(self, state: PolicyState) -> FloatArray:
         flat = _flat(state.observation, self._layout)
@@ -295,10 +292,8 @@ class _Recorder:
         return out
 
 
-class _Permuted:
+class _Permuted(_Wrapped):
     """Runs ``policy`` with one group's entries at ``t`` taken from day ``perm[t]``."""
-
-    kind = "RL"
 
     def __init__(
         self,
@@ -309,20 +304,8 @@ class _Permuted:
         perm: Mapping[int, int],
         name: str,
     ) -> None:
-        self.name = name
-        self.env = getattr(policy, "env", None)
-        self._policy, self._layout, self._index = policy, layout, index
-        self._source, self._perm = source, perm
-        self.weights: dict[int, FloatArray] = {}
-
-    def reset(self) -> None:
-        self._policy.reset()
-
-    def fit(self, market: MarketData, features: FeaturePanel | None = None) -> _Permuted:
-        fit = getattr(self._policy, "fit", None)
-        if callable(fit):
-            fit(market, features)
-        return self
+        super().__init__(policy, layout, name)
+        self._index, self._source, self._perm = index, source, perm
 
     def act(self, state: PolicyState) -> FloatArray:
         flat = _flat(state.observation, self._layout)
@@ -422,8 +405,8 @@ def permutation_importance(
     kwargs = {"splitter": splitter, "env": settings, "n_boot": _N_BOOT, "progress": False}
     ref = _Recorder(policy, layout, index, int(n_repeats), seed, float(step))
     base = backtest({ref.name: ref}, market, features, **kwargs)
-    splitter = WalkForward(252, 252) if splitter is None else splitter
-    windows = [test for _, test in splitter.split(market.n_dates)]
+    used = WalkForward(**base.config["splitter"])  # the backtest's default when None
+    windows = [test for _, test in used.split(market.n_dates)]
     perms = _permutations(list(ref.observations), windows, int(n_repeats), seed)
     runs = {
         f"{g} #{r}": _Permuted(policy, layout, ix, ref.observations, perm, f"{g} #{r}")
@@ -462,91 +445,3 @@ def _weight_change(ref: Mapping[int, FloatArray], other: Mapping[int, FloatArray
 def _mean_std(x: FloatArray) -> tuple[float, float]:
     x = np.asarray(x, dtype=np.float64)
     return float(np.mean(x)), float(np.std(x, ddof=1)) if x.size > 1 else 0.0
-
-
-# ------------------------------------------------------------------ the report
-EXPLAIN_MD, EXPLAIN_PNG = "explain.md", "explain.png"
-
-
-def format_table(importance: Importance) -> str:
-    """The table of one policy as aligned text (what the command prints)."""
-    t = importance.table
-    return t.to_string(float_format=lambda x: f"{x:.4f}")
-
-
-def _markdown(importance: Importance) -> list[str]:
-    t = importance.table
-    head = [
-        f"## {importance.policy}",
-        "",
-        f"Sharpe ratio (net of costs) {importance.base_sharpe:.3f} over {importance.n_days} "
-        f"test days; {importance.n_repeats} repeats, seed {importance.seed}; mean ± sd.",
-        "",
-        "| Group | Inputs | Sharpe drop | Weight change | Sensitivity |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    rows = [
-        f"| {g} | {int(r.n_inputs)} | {_pm(r.sharpe_drop, r.sharpe_drop_std)} | "
-        f"{_pm(r.weight_change, r.weight_change_std)} | {_pm(r.sensitivity, r.sensitivity_std)} |"
-        for g, r in t.iterrows()
-    ]
-    return [*head, *rows, ""]
-
-
-def _pm(mean: float, std: float) -> str:
-    """``mean ± sd``; a dash where not measured (the sensitivity of a seed ensemble)."""
-    return "–" if not np.isfinite(mean) else f"{mean:.3f} ± {std:.3f}"
-
-
-def _plot(importances: Sequence[Importance], path: str) -> None:
-    rows = max(4, max(len(imp.table) for imp in importances))
-    height = (0.5 + 0.45 * rows) * len(importances)
-    fig, axes = plt.subplots(len(importances), 2, figsize=(10, height), squeeze=False)
-    for row, imp in zip(axes, importances, strict=True):
-        t = imp.table.iloc[::-1]  # most important at the top
-        y = np.arange(len(t))
-        for ax, col, label in (
-            (row[0], "sharpe_drop", "Sharpe drop when shuffled"),
-            (row[1], "weight_change", "weight change when shuffled"),
-        ):
-            ax.barh(y, t[col], xerr=t[f"{col}_std"], color="tab:blue", alpha=0.8)
-            ax.set_yticks(y, t.index)
-            ax.axvline(0.0, color="black", lw=0.8)
-            ax.set_title(f"{imp.policy}: {label}", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, format="png")
-    plt.close(fig)
-
-
-def write_explain(importances: Sequence[Importance], folder: str | Path) -> Path:
-    """Write ``explain.md`` and ``explain.png`` into ``folder`` and add them to its manifest.
-
-    Returns the path of ``explain.md``.
-    """
-    folder = Path(folder)
-    importances = list(importances)
-    lines = [
-        "# What the agent looks at",
-        "",
-        "Permutation importance by observation group (allocgym.backtest.explain): each "
-        "group's entries shuffled along time within each fold's test window; *Sharpe drop* "
-        "= unshuffled minus shuffled annualised Sharpe ratio net of costs; *weight change* "
-        "= mean share of wealth allocated differently; *sensitivity* = share of wealth "
-        "moved per standard deviation of the group's inputs (central finite difference, "
-        "random signs). Correlated groups share importance; shuffling breaks the time "
-        "structure within a group.",
-        "",
-    ]
-    names = [EXPLAIN_MD]
-    if importances:
-        atomic_write(folder / EXPLAIN_PNG, lambda p: _plot(importances, p))
-        names.append(EXPLAIN_PNG)
-        lines += [f"![permutation importance]({EXPLAIN_PNG})", ""]
-        for imp in importances:
-            lines += _markdown(imp)
-    else:
-        lines.append("No RL agent in this run: nothing to explain.")
-    text = "\n".join(lines) + "\n"
-    path = atomic_write(folder / EXPLAIN_MD, lambda p: Path(p).write_text(text, encoding="utf-8"))
-    write_manifest(folder, names)
-    return path

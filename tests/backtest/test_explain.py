@@ -24,8 +24,8 @@ from allocgym.backtest.explain import (
     default_groups,
     group_indices,
     permutation_importance,
-    write_explain,
 )
+from allocgym.backtest.explain_report import write_explain
 from allocgym.cli import main
 from allocgym.envs import EnvSettings, SimplexMap
 from allocgym.envs.observation import ObservationLayout
@@ -140,9 +140,9 @@ def test_same_seed_same_numbers_another_seed_other_permutations(planted, panel):
 
 
 def test_flat_and_dict_observations_give_the_same_numbers(planted, panel):
-    flat = _explain(panel, planted.market)
-    as_dict = _explain(panel, planted.market, env=EnvSettings(window=5, rebalance_every=1,
-                                                              observation="dict"))  # fmt: skip
+    flat = _explain(panel, planted.market, n_repeats=1)
+    settings = EnvSettings(window=5, rebalance_every=1, observation="dict")
+    as_dict = _explain(panel, planted.market, n_repeats=1, env=settings)
     np.testing.assert_allclose(
         as_dict.table.to_numpy(dtype=float), flat.table.to_numpy(dtype=float), rtol=1e-12
     )
@@ -210,7 +210,18 @@ def test_write_explain_writes_the_page_and_the_plot_and_records_them(planted, pa
 
 
 # ------------------------------------------------------------------ a trained agent
+@pytest.fixture
+def one_torch_thread():
+    """Tiny networks train fastest on one thread (and leave the other cores alone)."""
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.mark.slow
+@pytest.mark.usefixtures("one_torch_thread")
 def test_a_briefly_trained_agent_ranks_the_group_that_carries_the_planted_signal_first():
     """The planted trend is recovered from past prices (benchmarks/bench_learning_sanity.py):
     the window of past returns carries it; two groups of noise features carry nothing."""
@@ -244,6 +255,8 @@ def test_explain_on_a_run_without_agents_says_so(tmp_path, synthetic_market, cap
 def test_explain_of_a_folder_that_is_not_a_run_is_one_line(tmp_path, capsys):
     assert main(["explain", str(tmp_path / "nothing")]) == 1
     assert "experiment.yaml: config file not found" in capsys.readouterr().err
+    assert main(["explain", str(tmp_path), "--repeats", "0"]) == 1
+    assert "--repeats 0 is invalid" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")
