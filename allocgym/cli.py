@@ -200,40 +200,44 @@ def _add_predictors(sub: argparse._SubParsersAction) -> None:
     _cli.add_parser(sub)
 
 
-def _add_sweep(sub: argparse._SubParsersAction) -> None:
-    from allocgym.sweep import _cli
+def _add_module_command(
+    sub: argparse._SubParsersAction, name: str, module: str, help: str, func: str
+) -> None:
+    """A subcommand whose arguments and action live in ``module`` (imported on use):
+    ``module.add_arguments(parser)`` and ``module.<func>(args)``."""
+    import importlib
 
-    p = sub.add_parser(
+    cli = importlib.import_module(module)
+    p = sub.add_parser(name, help=help)
+    cli.add_arguments(p)
+    p.set_defaults(func=getattr(cli, func))
+
+
+def _add_sweep(sub: argparse._SubParsersAction) -> None:
+    _add_module_command(
+        sub, "sweep", "allocgym.sweep._cli",
+        "hyperparameter/reward/seed sweep of an experiment on Ray Tune (sequential without "
+        "Ray); selects on validation Sharpe, reports every configuration tried",
         "sweep",
-        help="hyperparameter/reward/seed sweep of an experiment on Ray Tune (sequential "
-        "without Ray); selects on validation Sharpe, reports every configuration tried",
-    )
-    _cli.add_arguments(p)
-    p.set_defaults(func=_cli.sweep)
+    )  # fmt: skip
 
 
 def _add_stress(sub: argparse._SubParsersAction) -> None:
-    from allocgym.risk import _cli
-
-    p = sub.add_parser(
-        "stress",
-        help="crisis windows, replay on today's weights and Monte Carlo scenarios of a run; "
+    _add_module_command(
+        sub, "stress", "allocgym.risk._cli",
+        "crisis windows, replay on today's weights and Monte Carlo scenarios of a run; "
         "writes stress.md",
-    )
-    _cli.add_arguments(p)
-    p.set_defaults(func=_cli.stress)
+        "stress",
+    )  # fmt: skip
 
 
 def _add_explain(sub: argparse._SubParsersAction) -> None:
-    from allocgym.backtest import _explain_cli
-
-    p = sub.add_parser(
+    _add_module_command(
+        sub, "explain", "allocgym.backtest._explain_cli",
+        "what a run's RL agents look at: permutation importance of each feature group over "
+        "the test windows; writes explain.md and a bar plot",
         "explain",
-        help="what a run's RL agents look at: permutation importance of each feature group "
-        "over the test windows; writes explain.md and a bar plot",
-    )
-    _explain_cli.add_arguments(p)
-    p.set_defaults(func=_explain_cli.explain)
+    )  # fmt: skip
 
 
 _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
