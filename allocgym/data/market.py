@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from allocgym._typing import BoolArray, FloatArray
-from allocgym.data.validation import calendar_dates
+from allocgym.data.validation import as_date, calendar_dates
 from allocgym.exceptions import DataError
 
 __all__ = ["MarketData"]
@@ -20,17 +20,6 @@ def _readonly(a: np.ndarray) -> np.ndarray:
         a = a.view()
         a.flags.writeable = False
     return a
-
-
-def _as_date(value: object, name: str) -> pd.Timestamp:
-    """A date bound as a naive midnight Timestamp, under the data's date policy."""
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        ts = pd.NaT
-    if ts is pd.NaT:
-        raise DataError(f"{name}={value!r} is not a date; expected a date like '2010-01-01'")
-    return calendar_dates([ts])[0]
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -219,11 +208,11 @@ class MarketData:
         A bound is reduced to its calendar date like the data (a time of day is
         dropped, a time-zone-aware bound keeps its date in its own zone).
         """
-        i0 = 0 if start is None else int(self.dates.searchsorted(_as_date(start, "start"), "left"))
+        i0 = 0 if start is None else int(self.dates.searchsorted(as_date(start, "start"), "left"))
         i1 = (
             self.n_dates
             if end is None
-            else int(self.dates.searchsorted(_as_date(end, "end"), "right"))
+            else int(self.dates.searchsorted(as_date(end, "end"), "right"))
         )
         if i1 <= i0:
             raise DataError(
@@ -234,7 +223,7 @@ class MarketData:
 
     def index_of(self, date: str | pd.Timestamp) -> int:
         """Position of the last trading day on or before ``date``."""
-        i = int(self.dates.searchsorted(_as_date(date, "date"), "right")) - 1
+        i = int(self.dates.searchsorted(as_date(date, "date"), "right")) - 1
         if i < 0:
             raise DataError(f"date {date!s} is before the first trading day {self.dates[0].date()}")
         return i

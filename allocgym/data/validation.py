@@ -40,6 +40,7 @@ from allocgym.exceptions import DataError, DataRepairWarning
 __all__ = [
     "DATE_COLUMN_NAMES",
     "DEFAULT_MAX_FILL",
+    "as_date",
     "calendar_dates",
     "check_unique_columns",
     "find_date_column",
@@ -55,6 +56,18 @@ _MAX_EXAMPLES = 3
 _OFFSET = re.compile(
     r"^(.*\d:\d\d(?::\d\d(?:[.,]\d+)?)?)\s*(?:Z|UTC|GMT|[+-]\d\d(?::?\d\d)?)$", re.I
 )
+
+
+def as_date(value: object, name: str) -> pd.Timestamp:
+    """A date bound (``start``, ``end``, ``date``) as a naive midnight Timestamp, under
+    the date policy above; a value that is not a date fails naming ``name``."""
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        ts = pd.NaT
+    if ts is pd.NaT:
+        raise DataError(f"{name}={value!r} is not a date; expected a date like '2010-01-01'")
+    return calendar_dates([ts])[0]
 
 
 def calendar_dates(dates) -> pd.DatetimeIndex:

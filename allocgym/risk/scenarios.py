@@ -46,6 +46,7 @@ import pandas as pd
 
 from allocgym._typing import BoolArray, FloatArray, IntArray
 from allocgym.data import MarketData
+from allocgym.data.validation import as_date
 from allocgym.exceptions import DataError
 from allocgym.predictors.config import GarchConfig, RegimeConfig
 
@@ -117,12 +118,7 @@ def date_row(market: MarketData, date: Any = None) -> int:
     """
     if date is None:
         return market.n_dates - 1
-    try:
-        ts = pd.Timestamp(date)
-    except (TypeError, ValueError):
-        ts = pd.NaT
-    if ts is pd.NaT:
-        raise DataError(f"date={date!r} is not a date; expected a date like '2022-12-30'")
+    ts = as_date(date, "date")
     first, last = market.dates[0], market.dates[-1]
     if not first <= ts <= last:
         raise DataError(
