@@ -2,7 +2,10 @@
 
 A policy is anything with ``reset()`` and ``act(state) -> target weights``; it may also
 have ``fit(train_market, train_features)``, which the backtester calls at the start of
-every walk-forward fold with the training slice only. Weights follow the project
+every walk-forward fold with the training slice only, and ``observed_features(market,
+features)``, the part of the feature panel it sees (an RL agent's ``observe``: the
+predictor ablation); the backtester then builds its observations, states and training
+slices from that part only. Weights follow the project
 convention: shape ``(n_assets + 1,)``, index 0 = cash, then ``MarketData.assets`` order.
 
 Rebalancing schedule: the backtester steps the environment one trading day at a time
@@ -25,7 +28,7 @@ from allocgym._typing import BoolArray, FloatArray
 from allocgym.data import MarketData
 from allocgym.predictors.panel import FeaturePanel
 
-__all__ = ["FittablePolicy", "Policy", "PolicyState"]
+__all__ = ["FittablePolicy", "Policy", "PolicyState", "observed_features"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,3 +117,14 @@ class FittablePolicy(Policy, Protocol):
 
     def fit(self, market: MarketData, features: FeaturePanel | None = None) -> FittablePolicy:
         """Learn from ``market`` (the fold's training part) only; return self."""
+
+
+def observed_features(
+    policy: Any, market: MarketData, features: FeaturePanel | None
+) -> FeaturePanel | None:
+    """The feature panel ``policy`` sees: its ``observed_features(market, features)`` when
+    it has one (an agent that observes a subset of the predictors), else ``features``."""
+    select = getattr(policy, "observed_features", None)
+    if features is None or not callable(select):
+        return features
+    return select(market, features)

@@ -18,7 +18,7 @@ import numpy as np
 from allocgym._typing import FloatArray
 from allocgym.data import MarketData
 from allocgym.envs.settings import EnvSettings
-from allocgym.policy import Policy
+from allocgym.policy import Policy, observed_features
 from allocgym.predictors.panel import FeaturePanel
 
 __all__ = ["SeedEnsemble"]
@@ -66,6 +66,12 @@ class SeedEnsemble:
         self.name = name
         self.member_names = [str(getattr(m, "name", type(m).__name__)) for m in members]
         self._env = _common_settings(members, name)
+        observes = {repr(getattr(m, "observe", None)) for m in members}
+        if len(observes) > 1:
+            raise ValueError(
+                f"SeedEnsemble {name!r}: members observe different features "
+                f"({sorted(observes)}); they must act on one observation"
+            )
 
     @property
     def members(self) -> tuple[Policy, ...]:
@@ -83,6 +89,12 @@ class SeedEnsemble:
             if callable(fit):
                 fit(market, features)
         return self
+
+    def observed_features(
+        self, market: MarketData, features: FeaturePanel | None
+    ) -> FeaturePanel | None:
+        """The part of the panel the members observe (the same for all)."""
+        return observed_features(self._members[0], market, features)
 
     def reset(self) -> None:
         for m in self._members:

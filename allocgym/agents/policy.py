@@ -10,7 +10,7 @@ the same :class:`~allocgym.envs.ActionMap` as in training.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -284,6 +284,13 @@ class RLAgent:
         the training slice is shorter).
     network : {"mlp", "equivariant"}
         ``"equivariant"`` puts :class:`~allocgym.agents.AssetEncoder` in front.
+    observe : sequence of str, optional
+        The features the agent observes: feature groups (``"technical"``, ``"garch"``,
+        ``"regime"``, ``"lstm"``: :data:`~allocgym.predictors.FEATURE_GROUPS`) or
+        feature names of the panel; None (default): all of them. It trains and acts on
+        :func:`~allocgym.predictors.select_features` of the panel (the past returns and
+        weights are always observed; the availability mask is the full panel's, so
+        every selection trades the same assets). The predictor ablation compares them.
     hyperparameters : dict
         Passed to :func:`~allocgym.agents.make_agent`; they override the algorithm's
         defaults for ``n_envs`` environments (:class:`~allocgym.agents.AgentSpec`).
@@ -313,6 +320,7 @@ class RLAgent:
         env: EnvSettings | None = None,
         *,
         network: str = "mlp",
+        observe: Sequence[str] | None = None,
         hyperparameters: dict[str, Any] | None = None,
         n_envs: int | None = None,
         name: str | None = None,
@@ -329,6 +337,7 @@ class RLAgent:
             )
         self.env = EnvSettings() if env is None else env
         self.network = network
+        self.observe = _check_observe(observe)
         self.hyperparameters = dict(hyperparameters or {})
         self.n_envs = _n_envs(algorithm, n_envs, self.timesteps, self.hyperparameters)
         self.name = name or algorithm.upper()
@@ -354,6 +363,16 @@ class RLAgent:
         """
         return training_env(self.env, market, features, n_envs=self.n_envs, seed=self.seed)
 
+    def observed_features(
+        self, market: MarketData, features: FeaturePanel | None
+    ) -> FeaturePanel | None:
+        """The part of ``features`` the agent observes (``observe``; all when None)."""
+        if features is None or self.observe is None:
+            return features
+        from allocgym.predictors.groups import select_features
+
+        return select_features(features, market, self.observe)
+
     def fold_key(self, market: MarketData) -> str:
         """The name of the folder a training slice's model is saved in (``checkpoint_dir /
         fold_key(market)``): its first and last dates, ``YYYYMMDD-YYYYMMDD``."""
@@ -375,7 +394,7 @@ class RLAgent:
             self.policy_.reset()  # a new schedule, as a freshly trained or loaded one
             self.n_folds_reused_ += 1
             return self
-        env = self.make_env(market, features)
+        env = self.make_env(market, self.observed_features(market, features))
         model = self._new_model(env)
         saved = None if self.checkpoint_dir is None else self.checkpoint_dir / key
         if saved is not None and (saved / "agent.json").exists():
@@ -420,6 +439,22 @@ class RLAgent:
         if self.policy_ is None:
             raise RuntimeError(f"{self.name}: call fit() (or run a backtest) before act()")
         return self.policy_.act(state)
+
+
+def _check_observe(observe: Any) -> tuple[str, ...] | None:
+    if observe is None:
+        return None
+    if (
+        isinstance(observe, str)
+        or not isinstance(observe, Sequence)
+        or not observe
+        or not all(isinstance(o, str) and o for o in observe)
+    ):
+        raise ValueError(
+            f"observe={observe!r} is invalid; expected None (every feature) or a non-empty "
+            "list of feature groups or feature names, e.g. ['technical', 'garch']"
+        )
+    return tuple(observe)
 
 
 def _n_envs(algorithm: str, n_envs: Any, timesteps: int, hyperparameters: dict) -> int | None:

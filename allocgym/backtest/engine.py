@@ -28,7 +28,7 @@ from allocgym.backtest.stats import sharpe_tests
 from allocgym.data import MarketData, load_market
 from allocgym.envs.settings import EnvSettings
 from allocgym.envs.track import Track
-from allocgym.policy import Policy, PolicyState
+from allocgym.policy import Policy, PolicyState, observed_features
 from allocgym.predictors.panel import FeaturePanel
 
 __all__ = ["backtest"]
@@ -88,6 +88,7 @@ def _run_policy(
     and keeps its own decision schedule.
     """
     policy.reset()
+    features = observed_features(policy, market, features)  # an agent's own subset
     tracks = []
     weights, wealth = None, 1.0
     for group in _segments(folds):

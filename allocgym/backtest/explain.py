@@ -47,9 +47,9 @@ from allocgym.backtest.splitter import WalkForward
 from allocgym.data import MarketData
 from allocgym.envs.observation import ObservationLayout
 from allocgym.envs.settings import EnvSettings
-from allocgym.policy import Policy, PolicyState
+from allocgym.policy import Policy, PolicyState, observed_features
+from allocgym.predictors.groups import feature_groups
 from allocgym.predictors.panel import FeaturePanel
-from allocgym.predictors.technical import TechnicalFeatures
 
 __all__ = [
     "Importance",
@@ -62,7 +62,6 @@ RETURNS, TIME = "returns", "time"
 """Group members that are observation parts rather than panel features: the window of
 past log returns and the calendar features."""
 
-_PREFIXES = (("garch", "garch_"), ("regime", "regime_"), ("lstm", "lstm_"))
 _N_BOOT = 10  # backtest's bootstrap CI of the Sharpe ratio is not read here
 _COLUMNS = (
     "n_inputs", "sharpe_drop", "sharpe_drop_std", "weight_change", "weight_change_std",
@@ -106,24 +105,17 @@ def default_groups(
 ) -> dict[str, tuple[str, ...]]:
     """The observation's groups: one per predictor, the past returns, the calendar.
 
-    ``technical`` holds the features :class:`~allocgym.predictors.TechnicalFeatures`
-    makes; ``garch``, ``regime`` and ``lstm`` the features named with those prefixes
-    (per-asset and market-level); a feature allocgym does not know forms its own group,
-    named after it; ``returns`` is the window of past log returns, ``time`` the
-    calendar features (with ``time_features``). The mask and the current weights are
-    not a group: they describe the portfolio, not the market.
+    The panel's groups (:func:`~allocgym.predictors.feature_groups`: ``technical``,
+    ``garch``, ``regime``, ``lstm``, a plug-in feature's own), then ``returns``, the
+    window of past log returns, and ``time``, the calendar features (with
+    ``time_features``). The mask and the current weights are not a group: they describe
+    the portfolio, not the market.
     """
-    technical = set(TechnicalFeatures(volume=True).feature_names_for(market))
-    groups: dict[str, list[str]] = {}
-    names = () if features is None else features.feature_names + features.market_feature_names
-    for name in names:
-        group = "technical" if name in technical else name
-        group = next((g for g, p in _PREFIXES if name.startswith(p)), group)
-        groups.setdefault(group, []).append(name)
-    groups[RETURNS] = [RETURNS]
+    groups = dict(feature_groups(features, market))
+    groups[RETURNS] = (RETURNS,)
     if settings.time_features:
-        groups[TIME] = [TIME]
-    return {g: tuple(members) for g, members in groups.items()}
+        groups[TIME] = (TIME,)
+    return groups
 
 
 def group_indices(
@@ -366,7 +358,9 @@ def permutation_importance(
         :class:`~allocgym.agents.AgentPolicy`.
     market : MarketData
     features : FeaturePanel, optional
-        The panel the policy observes (aligned with ``market``).
+        The feature panel (aligned with ``market``); a policy that observes part of it
+        (an agent's ``observe``) is rated on that part
+        (:func:`~allocgym.policy.observed_features`).
     splitter : WalkForward, optional
         The walk-forward split (default that of :func:`~allocgym.backtest.backtest`);
         the policy is rated over its test windows.
@@ -395,6 +389,7 @@ def permutation_importance(
     """
     _check_args(n_repeats, step)
     settings = env if env is not None else getattr(policy, "env", None) or EnvSettings()
+    features = observed_features(policy, market, features)  # what the agent observes
     n_feat = 0 if features is None else features.n_features
     n_mkt = 0 if features is None else len(features.market_feature_names)
     layout = ObservationLayout.build(

@@ -28,6 +28,7 @@ from __future__ import annotations
 import collections.abc
 import dataclasses
 import difflib
+import inspect
 import types
 import typing
 from dataclasses import dataclass, field
@@ -79,11 +80,44 @@ def _settings(path: str, **values: Any) -> EnvSettings:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Which prices: ``source`` None = embedded S&P 500, else a CSV/Parquet path."""
+    """Which prices: ``source`` None = embedded S&P 500, else a CSV/Parquet path; or
+    ``synthetic``, the arguments of :func:`~allocgym.data.make_synthetic_market` (a
+    market with known regimes and a planted signal: ``{n_assets: 20, n_days: 5040,
+    signal_strength: 0.3, seed: 0}``). ``start``/``end`` cut either to a date range.
+    """
 
     source: str | None = None
     start: str | None = None
     end: str | None = None
+    synthetic: dict[str, Any] | None = None
+
+    def check(self, path: str) -> None:
+        if self.synthetic is None:
+            return
+        if self.source is not None:
+            _fail(f"{path}.synthetic", self.synthetic, "null when data.source is given")
+        from allocgym.data import make_synthetic_market
+
+        try:
+            inspect.signature(make_synthetic_market).bind(**self.synthetic)
+        except TypeError as exc:
+            why = f"arguments of make_synthetic_market ({exc})"
+            _fail(f"{path}.synthetic", self.synthetic, why)
+
+    def load(self, *, whole: bool = False) -> Any:
+        """The :class:`~allocgym.data.MarketData`, cut to ``start``..``end`` unless ``whole``."""
+        from allocgym.data import load_market, make_synthetic_market
+
+        if self.synthetic is not None:
+            try:
+                market = make_synthetic_market(**self.synthetic).market
+            except (ValueError, TypeError) as exc:
+                raise ConfigError(f"data.synthetic: {exc}") from None
+        else:
+            market = load_market(self.source)
+        if not whole and (self.start or self.end):
+            market = market.between(self.start, self.end)
+        return market
 
 
 @dataclass(frozen=True)
@@ -93,6 +127,29 @@ class FeaturesConfig:
     preset: str = DEFAULT_PRESET
     overrides: dict[str, Any] = field(default_factory=dict)
     cache: bool = True
+
+    def resolve(self) -> Any:
+        """The :class:`~allocgym.predictors.FeatureConfig` the run builds: the preset with
+        the overrides on top (raises on a bad preset or override)."""
+        from allocgym.predictors.config import PRESETS, FeatureConfig
+
+        made = PRESETS[self.preset]
+        if self.overrides:
+            made = FeatureConfig.from_dict({**made.to_dict(), **self.overrides})
+        return made
+
+    def resolved_or_none(self) -> Any:
+        """:meth:`resolve`, or None where the section itself is wrong (its own error)."""
+        try:
+            return self.resolve()
+        except (ConfigError, ValueError, TypeError, KeyError):
+            return None
+
+    @property
+    def source(self) -> str:
+        """How error messages name these features."""
+        text = f"features.preset {self.preset!r}"
+        return text + " with its overrides" if self.overrides else text
 
     def check(self, path: str) -> None:
         from allocgym.predictors.config import PRESETS
@@ -132,6 +189,9 @@ class AgentConfig:
 
     ``n_envs``: portfolios stepped together in training (None: the algorithm's default,
     ``AGENTS[name].n_envs``); the default hyperparameters are those for that many.
+    ``observe``: the feature groups (``technical``, ``garch``, ``regime``, ``lstm``) or
+    feature names the agent observes (None: every feature of the panel); the predictor
+    ablation (``experiments/ablation.yaml``) trains one agent per selection.
     """
 
     name: str = "ppo"
@@ -143,6 +203,7 @@ class AgentConfig:
     n_envs: int | None = None
     reward: str | dict[str, float] | None = None
     reward_kwargs: dict[str, Any] | None = None
+    observe: tuple[str, ...] | None = None
 
     @property
     def display(self) -> str:
@@ -173,7 +234,8 @@ class AgentConfig:
             return env
         return dataclasses.replace(env, reward=self.reward, reward_kwargs=self.reward_kwargs or {})
 
-    def check(self, path: str) -> None:
+    def check(self, path: str, features: FeaturesConfig | None = None) -> None:
+        """Every field; with ``features``, that the panel holds the groups of ``observe``."""
         from allocgym.agents.registry import AGENTS, resolve_hyperparameters
 
         _check_name(f"{path}.name", AGENTS, self.name)
@@ -201,6 +263,24 @@ class AgentConfig:
             raise ConfigError(f"{path}.hyperparameters: {exc}") from None
         if self.reward is not None:
             _settings(path, reward=self.reward, reward_kwargs=self.reward_kwargs or {})
+        self._check_observe(f"{path}.observe", features)
+
+    def _check_observe(self, path: str, features: FeaturesConfig | None) -> None:
+        from allocgym.predictors.groups import FEATURE_GROUPS
+
+        if self.observe is None:
+            return
+        if not self.observe or not all(isinstance(o, str) and o for o in self.observe):
+            _fail(path, list(self.observe), "null (every feature) or a non-empty list of names")
+        made = None if features is None else features.resolved_or_none()
+        if made is None:
+            return
+        for group in self.observe:  # feature names are checked against the built panel
+            if group in FEATURE_GROUPS[1:] and getattr(made, group) is None:
+                _fail(
+                    path, list(self.observe),
+                    f"groups that {features.source} builds: it has no {group!r} features",
+                )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -243,7 +323,6 @@ class BaselineConfig:
         """Name, parameter names and values, and (given ``features``) that the feature
         preset makes every feature the baseline needs (Black-Litterman's LSTM views)."""
         from allocgym.baselines import BASELINES, RENAMED_PARAMETERS, check_features
-        from allocgym.predictors.config import PRESETS, FeatureConfig
 
         _check_name(f"{path}.name", BASELINES, self.name)
         for key in self.params:
@@ -263,16 +342,10 @@ class BaselineConfig:
                 raise
             except (ValueError, TypeError) as exc:
                 raise ConfigError(f"{path}.overlays: {exc}") from None
-        if features is None or features.preset not in PRESETS:
-            return
-        preset = PRESETS[features.preset]
-        try:  # the runner's resolution: the preset with the overrides on top
-            made = FeatureConfig.from_dict({**preset.to_dict(), **features.overrides})
-        except (ConfigError, ValueError, TypeError):
-            return  # bad overrides are the features section's error, not this one's
-        source = f"features.preset {features.preset!r}"
-        if features.overrides:
-            source += " with its overrides"
+        made = None if features is None else features.resolved_or_none()
+        if made is None:
+            return  # bad features are the features section's error, not this one's
+        source = features.source
         try:
             check_features(policy, made, source=source)
         except ConfigError as exc:
@@ -339,11 +412,12 @@ class ExperimentConfig:
         why = check_component(self.name)
         if why is not None:
             _fail("name", self.name, f"one folder name inside output_dir (it has {why})")
+        self.data.check("data")
         self.features.check("features")
         self.walk_forward.check("walk_forward")
         labels = []
         for i, a in enumerate(self.agents):
-            a.check(f"agents[{i}]")
+            a.check(f"agents[{i}]", self.features)
             labels.extend(dict.fromkeys([a.display, *a.row_labels]))  # seeds, ensemble
         for i, b in enumerate(self.baselines):
             b.check(f"baselines[{i}]", self.features)
@@ -449,6 +523,13 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
+def _is_tuple(tp: Any) -> bool:
+    """``tp`` is a tuple type, or a union holding one (``tuple[str, ...] | None``)."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return any(_is_tuple(t) for t in typing.get_args(tp))
+    return typing.get_origin(tp) is tuple
+
+
 def _build(cls: type, data: Any, path: str):
     if data is None:
         data = {}
@@ -481,7 +562,7 @@ def _build(cls: type, data: Any, path: str):
         else:
             if not _type_ok(value, tp):
                 _fail(where, value, f"a value of type {_type_name(tp)}")
-            kwargs[key] = tuple(value) if typing.get_origin(tp) is tuple else value
+            kwargs[key] = tuple(value) if isinstance(value, list) and _is_tuple(tp) else value
     if cls is EnvSettings:  # validated by building its objects; errors name the key
         return _settings(path, **kwargs)
     return cls(**kwargs)

@@ -69,6 +69,7 @@ def build_policies(config: ExperimentConfig, progress: Any = None) -> dict[str, 
                 seed,
                 env=agent.env_settings(config.env),
                 network=agent.network,
+                observe=agent.observe,
                 hyperparameters=agent.hyperparameters,
                 n_envs=agent.n_envs,
                 name=label,
@@ -209,27 +210,20 @@ def prepare_run(
         until its ``release()`` (or the end of its ``with`` block).
     """
     from allocgym.backtest import WalkForward
-    from allocgym.data import load_market
     from allocgym.experiment.run_folder import open_run_folder, release_lock
     from allocgym.predictors import build_features
-    from allocgym.predictors.config import PRESETS, FeatureConfig
 
     if not isinstance(config, ExperimentConfig):
         config = load_config(config)
     say = print if verbose else (lambda *a, **k: None)
-    market = load_market(config.data.source)
-    if config.data.start or config.data.end:
-        market = market.between(config.data.start, config.data.end)
+    market = config.data.load()
     folds = check_against_data(config, market)
     splitter = WalkForward(**vars(config.walk_forward))
     open_run_folder(config, fresh=fresh)
     try:
         say(f"[allocgym] {config.name}: {market}")
-        feat_cfg = PRESETS[config.features.preset]
-        if config.features.overrides:
-            feat_cfg = FeatureConfig.from_dict({**feat_cfg.to_dict(), **config.features.overrides})
         features = build_features(
-            market, feat_cfg, cache_dir=None if config.features.cache else False,
+            market, config.features.resolve(), cache_dir=None if config.features.cache else False,
             progress=progress,
         )  # fmt: skip
         say(f"[allocgym] features: {features}")

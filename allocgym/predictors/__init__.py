@@ -18,6 +18,7 @@ from allocgym.predictors.config import (
     RegimeConfig,
     resolve_config,
 )
+from allocgym.predictors.groups import FEATURE_GROUPS, feature_groups, select_features
 from allocgym.predictors.panel import FeaturePanel
 from allocgym.predictors.schedule import Predictor, refit_dates, walk_forward
 from allocgym.predictors.technical import TechnicalFeatures
@@ -45,6 +46,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "CACHE_ENV_VAR",
     "DEFAULT_PRESET",
+    "FEATURE_GROUPS",
     "PRESETS",
     "FeatureConfig",
     "FeaturePanel",
@@ -61,8 +63,10 @@ __all__ = [
     "build_features",
     "cache_key",
     "default_cache_dir",
+    "feature_groups",
     "forward_filter",
     "refit_dates",
     "resolve_config",
+    "select_features",
     "walk_forward",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -122,6 +122,27 @@ class FeaturePanel:
                 f"market feature {name!r} is not in the panel; available: "
                 f"{list(self.market_feature_names)}"
             ) from None
+
+    def select(self, names: Collection[str]) -> FeaturePanel:
+        """The panel with only the per-asset and market features in ``names`` (panel
+        order kept; names the panel lacks are an error). ``available`` is kept as it is;
+        the selection is not a cached panel (``key=""``)."""
+        missing = set(names) - set(self.feature_names) - set(self.market_feature_names)
+        if missing:
+            raise KeyError(
+                f"features {sorted(missing)} are not in the panel; available: "
+                f"{list(self.feature_names + self.market_feature_names)}"
+            )
+        cols = [i for i, n in enumerate(self.feature_names) if n in names]
+        mcols = [i for i, n in enumerate(self.market_feature_names) if n in names]
+        return replace(
+            self,
+            values=self.values[:, :, cols],
+            feature_names=tuple(self.feature_names[i] for i in cols),
+            market_values=self.market_values[:, mcols],
+            market_feature_names=tuple(self.market_feature_names[i] for i in mcols),
+            key="",
+        )
 
     def align(self, dates: pd.DatetimeIndex) -> FeaturePanel:
         """The rows for ``dates`` (which must all be in the panel)."""

@@ -44,21 +44,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_market(run_dir: Path, config: dict[str, Any]) -> Any:
-    """The data source a run was made on (its ``experiment.yaml``'s, else ``config.yaml``'s),
+    """The data a run was made on (its ``experiment.yaml``'s, else ``config.yaml``'s),
     whole: not cut to the run's dates."""
-    from allocgym.data import EMBEDDED_SOURCE, load_market
+    from allocgym.data import EMBEDDED_SOURCE
+    from allocgym.experiment.config import DataConfig
 
     data = dict(config.get("data") or {})
     experiment = run_dir / "experiment.yaml"
+    saved: dict[str, Any] = {}
     if experiment.is_file():
         with open(experiment, encoding="utf-8") as fh:
-            saved = yaml.safe_load(fh) or {}
-        if (saved.get("data") or {}).get("source"):
-            data["source"] = saved["data"]["source"]
-    source = data.get("source")
+            saved = (yaml.safe_load(fh) or {}).get("data") or {}
+    source = saved.get("source") or data.get("source")
     # The whole source, not the run's start..end: a replay may take any crisis of the
     # data, and the scenario model sees only the days up to its date anyway.
-    market = load_market(None if source in (None, EMBEDDED_SOURCE) else source)
+    market = DataConfig(
+        source=None if source in (None, EMBEDDED_SOURCE) else source,
+        synthetic=saved.get("synthetic"),
+    ).load(whole=True)
     assets = data.get("assets")
     if assets and list(assets) != list(market.assets):
         raise DataError(

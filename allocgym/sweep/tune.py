@@ -102,11 +102,8 @@ def _asha(sweep: SweepConfig, max_t: int) -> Any:
 
 def _n_folds(config: ExperimentConfig) -> int:
     from allocgym.backtest import WalkForward
-    from allocgym.data import load_market
 
-    market = load_market(config.data.source)
-    if config.data.start or config.data.end:
-        market = market.between(config.data.start, config.data.end)
+    market = config.data.load()
     return WalkForward(**vars(config.walk_forward)).get_n_splits(market.n_dates)
 
 

@@ -22,6 +22,7 @@ from allocgym.agents import (
 from allocgym.envs import EnvSettings, PortfolioEnv
 from allocgym.exceptions import ConfigError
 from allocgym.policy import PolicyState
+from allocgym.predictors.panel import FeaturePanel
 
 
 def _params(model) -> torch.Tensor:
@@ -316,3 +317,47 @@ def test_backtest_refuses_an_agent_trained_on_other_observations(synthetic_marke
     assert TINY.differences(dataclasses.replace(TINY, action="long_short")) == {
         "action": ("simplex", "long_short")
     }
+
+
+def _signal_panel(market) -> FeaturePanel:
+    """Two per-asset features and one market feature, all noise; named like the predictors'."""
+    rng = np.random.default_rng(3)
+    shape = (market.n_dates, market.n_assets)
+    values = np.stack([rng.standard_normal(shape)] * 2, axis=-1).astype(np.float32)
+    mkt = rng.standard_normal((market.n_dates, 1)).astype(np.float32)
+    names = ("mom_5", "garch_vol")
+    return FeaturePanel(
+        market.dates, market.assets, values, names, mkt, ("regime_p0",), market.available
+    )
+
+
+def test_rl_agent_observes_only_its_features_in_training_and_backtest(synthetic_market):
+    from allocgym.backtest import WalkForward, backtest
+    from allocgym.envs.observation import ObservationLayout
+
+    m = synthetic_market[:400]
+    panel = _signal_panel(m)
+    agent = RLAgent("ppo", 64, 0, env=TINY, hyperparameters=HP, observe=["garch"], name="G")
+    assert agent.observe == ("garch",)
+    res = backtest({"G": agent}, m, panel, splitter=WalkForward(300, 90), env=TINY, n_boot=10)
+    # one per-asset feature, no market feature: the observation of the selection
+    size = ObservationLayout.build(m.n_assets, 1, 0, TINY.window, False).size
+    assert agent.policy_.model.observation_space.shape == (size,)
+    assert res.config["policies"]["G"]["params"]["observe"] == ("garch",)
+    everything = ObservationLayout.build(m.n_assets, 2, 1, TINY.window, False).size
+    assert everything != size
+    with pytest.raises(ValueError, match=r"observe=\[\] is invalid"):
+        RLAgent("ppo", observe=[])
+    with pytest.raises(ValueError, match=r"observe='garch' is invalid"):
+        RLAgent("ppo", observe="garch")
+
+
+def test_a_seed_ensemble_refuses_members_that_observe_different_features():
+    from allocgym.agents import SeedEnsemble
+
+    a = RLAgent("ppo", observe=["garch"])
+    b = RLAgent("ppo", observe=["technical"])
+    with pytest.raises(ValueError, match="members observe different features"):
+        SeedEnsemble([a, b], "E")
+    ens = SeedEnsemble([a, RLAgent("ppo", 10, 1, observe=["garch"])], "E")
+    assert ens.observed_features(None, None) is None

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from allocgym.envs import EnvSettings
@@ -14,11 +17,17 @@ from allocgym.predictors import DEFAULT_PRESET
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 
 
-@pytest.mark.parametrize("name", ["quickstart", "full", "reward_study"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "quickstart", "full", "reward_study", "toolbox", "quickstart_selection", "ablation",
+        "ablation_synthetic",
+    ],
+)  # fmt: skip
 def test_shipped_configs_are_valid(name):
     config = load_config(EXPERIMENTS / f"{name}.yaml")
     assert config.name == name
-    assert config.agents and config.baselines
+    assert config.agents or config.baselines
 
 
 def test_quickstart_has_ppo_and_the_four_baselines():
@@ -197,3 +206,67 @@ def test_the_env_section_is_an_env_settings_and_round_trips(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text(config.to_yaml())
     assert load_config(path).env == config.env
+
+
+def test_an_agent_observes_a_selection_the_preset_builds(tmp_path):
+    def load(observe, preset="standard"):
+        return load_config(
+            {
+                "features": {"preset": preset},
+                "agents": [{"name": "ppo", "observe": observe}],
+            }
+        )
+
+    config = load(["technical", "garch"])
+    assert config.agents[0].observe == ("technical", "garch")  # a tuple: hashable, frozen
+    path = tmp_path / "c.yaml"
+    path.write_text(config.to_yaml())
+    assert load_config(path) == config  # round-trips
+    assert load(None).agents[0].observe is None
+    assert load(["rsi_14"]).agents[0].observe == ("rsi_14",)  # names: checked on the panel
+    with pytest.raises(ConfigError, match=r"agents\[0\]\.observe: \['lstm'\].*features\.preset "
+                       r"'standard' builds: it has no 'lstm' features"):  # fmt: skip
+        load(["lstm"])
+    with pytest.raises(ConfigError, match=r"agents\[0\]\.observe: \[\] .*non-empty"):
+        load([])
+    with pytest.raises(ConfigError, match=r"agents\[0\]\.observe"):
+        load("garch")
+    with pytest.raises(ConfigError, match=r"no 'garch' features"):
+        load(["garch"], preset="technical")
+    assert load(["lstm"], preset="full").agents[0].observe == ("lstm",)
+
+
+def test_a_synthetic_market_as_the_data_of_an_experiment():
+    from allocgym.data import make_synthetic_market
+
+    params = {"n_assets": 4, "n_days": 600, "seed": 3, "signal_strength": 0.5}
+    config = load_config({"data": {"synthetic": params, "start": "2000-06-01"}})
+    whole = config.data.load(whole=True)
+    expected = make_synthetic_market(**params).market
+    assert whole.assets == expected.assets
+    np.testing.assert_array_equal(whole.prices, expected.prices)
+    cut = config.data.load()
+    assert cut.dates[0] >= pd.Timestamp("2000-06-01") and cut.n_dates < whole.n_dates
+    with pytest.raises(ConfigError, match=r"data\.synthetic: .*null when data\.source"):
+        load_config({"data": {"synthetic": params, "source": "prices.csv"}})
+    with pytest.raises(ConfigError, match=r"data\.synthetic: .*n_asets"):
+        load_config({"data": {"synthetic": {"n_asets": 4}}})
+    with pytest.raises(ConfigError, match=r"data\.synthetic: "):
+        load_config({"data": {"synthetic": {"n_regimes": 99}}}).data.load()
+
+
+@pytest.mark.parametrize("name", ["ablation", "ablation_synthetic"])
+def test_the_ablation_varies_only_what_the_agent_observes(name):
+    config = load_config(EXPERIMENTS / f"{name}.yaml")
+    quick = load_config(EXPERIMENTS / "quickstart.yaml")
+    assert config.env == quick.env and config.walk_forward == quick.walk_forward
+    assert config.features.preset == "full"  # every predictor is built, then selected
+    observes = [a.observe for a in config.agents]
+    assert observes == [
+        ("technical",), ("technical", "garch"), ("technical", "regime"),
+        ("technical", "lstm"), None,
+    ]  # fmt: skip
+    for agent in config.agents:  # the quickstart's agent, the same budget and seeds
+        same = dataclasses.replace(agent, label=quick.agents[0].label, observe=None)
+        assert same == quick.agents[0]
+    assert config.report.benchmark == "PPO technical ensemble"

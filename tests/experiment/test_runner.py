@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import zipfile
+
 import numpy as np
 import pytest
 
@@ -216,3 +219,29 @@ def test_deflated_sharpe_counts_every_seed_ensemble_and_baseline(seeds_run):
     np.testing.assert_allclose(results.metrics["dsr"], expected[results.metrics.index])
     fewer = sharpe_tests(results.returns, "1/N", n_trials=2, n_boot=10)["dsr"]
     assert not np.allclose(fewer.dropna(), expected.dropna())  # the count matters
+
+
+def test_a_synthetic_market_and_an_agent_that_observes_one_feature(tmp_path, synthetic_market):
+    from allocgym.data import make_synthetic_market
+    from allocgym.envs.observation import ObservationLayout
+
+    synthetic = {"n_assets": 3, "n_days": 520, "seed": 5}
+    data = tiny_experiment(tmp_path, synthetic_market, 520)
+    data["data"] = {"synthetic": synthetic}
+    data["agents"][0]["observe"] = ["mom_5"]
+    config = load_config(data)
+    run_experiment(config, progress=False, verbose=False)
+    results = Results.load(config.run_dir)
+    market = make_synthetic_market(**synthetic).market
+    assert list(results.returns.columns) == ["PPO", "1/N"]
+    assert results.returns.index[0] in market.dates and results.returns.index[-1] in market.dates
+    assert results.config["policies"]["PPO"]["params"]["observe"] == ["mom_5"]
+    assert results.config["experiment"]["data"]["synthetic"] == synthetic
+    # the saved model reads one per-asset feature (mom_5) and no market feature
+    folds = sorted((config.run_dir / "models" / "PPO").iterdir())
+    assert folds
+    size = ObservationLayout.build(3, 1, 0, 5, False).size
+    for saved in folds:
+        with zipfile.ZipFile(saved / "model.zip") as z:
+            space = json.loads(z.read("data"))["observation_space"]
+        assert space["_shape"] == [size]
