@@ -266,7 +266,11 @@ def test_the_ablation_varies_only_what_the_agent_observes(name):
         ("technical",), ("technical", "garch"), ("technical", "regime"),
         ("technical", "lstm"), None,
     ]  # fmt: skip
-    for agent in config.agents:  # the quickstart's agent, the same budget and seeds
-        same = dataclasses.replace(agent, label=quick.agents[0].label, observe=None)
+    budgets = {a.timesteps for a in config.agents}
+    assert len(budgets) == 1  # every variant trains as long
+    for agent in config.agents:  # the quickstart's agent and seeds, a third of its budget
+        same = dataclasses.replace(
+            agent, label=quick.agents[0].label, observe=None, timesteps=quick.agents[0].timesteps
+        )
         assert same == quick.agents[0]
     assert config.report.benchmark == "PPO technical ensemble"
