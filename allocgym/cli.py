@@ -18,6 +18,7 @@ from allocgym.exceptions import (
     DataError,
     DataRepairWarning,
     OptimizationError,
+    TrainingFailed,
 )
 
 __all__ = ["main"]
@@ -286,7 +287,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.showwarning = _show_warning
     try:
         return int(args.func(args) or 0)
-    except (DataError, ConfigError, OptimizationError, FileNotFoundError) as exc:
+    except (
+        DataError, ConfigError, OptimizationError, FileNotFoundError, TrainingFailed
+    ) as exc:  # fmt: skip
         print(f"allocgym: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

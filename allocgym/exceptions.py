@@ -13,6 +13,7 @@ __all__ = [
     "DataRepairWarning",
     "OptimizationError",
     "SettingError",
+    "TrainingFailed",
 ]
 
 
@@ -38,6 +39,10 @@ class SettingError(ConfigError):
 
 class OptimizationError(RuntimeError):
     """An optimiser failed (infeasible, solver error, non-finite solution)."""
+
+
+class TrainingFailed(RuntimeError):
+    """Some (agent, seed, fold) trainings of a distributed run failed; the others are saved."""
 
 
 class AllocgymWarning(UserWarning):

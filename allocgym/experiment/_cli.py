@@ -19,14 +19,20 @@ def _config(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from allocgym.experiment.runner import run_experiment
 
-    run_experiment(_config(args), fresh=args.fresh, progress=not args.no_progress)
+    run_experiment(
+        _config(args), fresh=args.fresh, progress=not args.no_progress,
+        backend=args.backend, address=args.address,
+    )  # fmt: skip
     return 0
 
 
 def train(args: argparse.Namespace) -> int:
     from allocgym.experiment.runner import train_agents
 
-    saved = train_agents(_config(args), fresh=args.fresh, progress=not args.no_progress)
+    saved = train_agents(
+        _config(args), fresh=args.fresh, progress=not args.no_progress,
+        backend=args.backend, address=args.address,
+    )  # fmt: skip
     for path in saved:
         print(f"saved {path}")
     return 0
@@ -51,3 +57,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "start over instead of resuming",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--backend",
+        choices=["local", "ray"],
+        default="local",
+        help="where the (agent, seed, fold) trainings run: one after the other in this "
+        "process (local, default) or as Ray tasks, in parallel (ray: a Ray instance on "
+        "127.0.0.1 with this machine's CPUs, or the cluster of --address); the run folder "
+        "is the same either way (docs/agents.md)",
+    )
+    p.add_argument(
+        "--address",
+        default=None,
+        help="with --backend ray: join this Ray cluster (what `ray start --head` prints)",
+    )

@@ -26,7 +26,7 @@ import numpy as np
 
 from allocgym._io import safe_component
 from allocgym.exceptions import ConfigError
-from allocgym.experiment.config import ExperimentConfig, load_config
+from allocgym.experiment.config import AgentConfig, ExperimentConfig, load_config
 
 if TYPE_CHECKING:
     from allocgym.backtest import WalkForward
@@ -34,7 +34,9 @@ if TYPE_CHECKING:
     from allocgym.predictors import FeaturePanel
 
 __all__ = [
+    "RUN_BACKENDS",
     "PreparedRun",
+    "build_agent",
     "build_policies",
     "check_against_data",
     "prepare_run",
@@ -56,33 +58,51 @@ def build_policies(config: ExperimentConfig, progress: Any = None) -> dict[str, 
     :class:`~allocgym.agents.SeedEnsemble` of them ("PPO ensemble") follows them. The
     ensemble trains nothing: its members keep every fold's model in memory.
     """
-    from allocgym.agents import RLAgent, SeedEnsemble
+    from allocgym.agents import SeedEnsemble
 
     policies: dict[str, Any] = {}
     for agent in config.agents:
         members = []
         for seed in agent.seeds:
             label = agent.seed_label(seed)
-            policies[label] = RLAgent(
-                agent.name,
-                agent.timesteps,
-                seed,
-                env=agent.env_settings(config.env),
-                network=agent.network,
-                observe=agent.observe,
-                hyperparameters=agent.hyperparameters,
-                n_envs=agent.n_envs,
-                name=label,
-                checkpoint_dir=config.run_dir / "models" / safe_component(label),
-                tensorboard_dir=config.run_dir / "tensorboard" / "train",
-                progress=progress,
-            )
+            policies[label] = build_agent(config, agent, seed, progress=progress)
             members.append(policies[label])
         if agent.ensemble_label is not None:
             policies[agent.ensemble_label] = SeedEnsemble(members, agent.ensemble_label)
     for base in config.baselines:
         policies[base.display] = base.build()
     return policies
+
+
+def build_agent(
+    config: ExperimentConfig,
+    agent: AgentConfig,
+    seed: int,
+    *,
+    root: Path | None = None,
+    progress: Any = None,
+) -> Any:
+    """The :class:`~allocgym.agents.RLAgent` of one (agent, seed): its models in
+    ``<root>/models/<label>/``, its training curves in ``<root>/tensorboard/train/``;
+    ``root`` is the run folder unless given (a Ray task trains in a folder of its own)."""
+    from allocgym.agents import RLAgent
+
+    root = config.run_dir if root is None else Path(root)
+    label = agent.seed_label(seed)
+    return RLAgent(
+        agent.name,
+        agent.timesteps,
+        seed,
+        env=agent.env_settings(config.env),
+        network=agent.network,
+        observe=agent.observe,
+        hyperparameters=agent.hyperparameters,
+        n_envs=agent.n_envs,
+        name=label,
+        checkpoint_dir=root / "models" / safe_component(label),
+        tensorboard_dir=root / "tensorboard" / "train",
+        progress=progress,
+    )
 
 
 def _seed_groups(config: ExperimentConfig) -> tuple[dict[str, list[str]], dict[str, str]]:
@@ -98,6 +118,8 @@ def run_experiment(
     fresh: bool = False,
     progress: bool = True,
     verbose: bool = True,
+    backend: str = "local",
+    address: str | None = None,
 ) -> Any:
     """Run an experiment end to end and return its :class:`~allocgym.backtest.Results`.
 
@@ -110,11 +132,46 @@ def run_experiment(
         Progress bars (features, training) on stderr.
     verbose : bool
         Print the stages and the final comparison table.
+    backend : {"local", "ray"}
+        ``"ray"``: the (agent, seed, fold) trainings run as Ray tasks
+        (:func:`~allocgym.experiment.distributed.train_on_ray`), then the backtest loads
+        their models; the run folder and its results are those of a local run.
+    address : str, optional
+        With ``backend="ray"``: join this Ray cluster instead of starting Ray locally.
     """
-
+    _check_backend(backend, address)
     prepared = prepare_run(config, fresh=fresh, progress=progress, verbose=verbose)
     with prepared:
+        _train_on(backend, prepared, address, progress, verbose)
         return _run(*prepared, progress=progress, verbose=verbose)
+
+
+RUN_BACKENDS = ("local", "ray")
+
+
+def _check_backend(backend: str, address: str | None) -> None:
+    """Refuse a bad backend before anything is written."""
+    from allocgym._ray import INSTALL_RAY, ray_available
+
+    if backend not in RUN_BACKENDS:
+        raise ConfigError(f"backend={backend!r} is invalid; expected one of {list(RUN_BACKENDS)}")
+    if address is not None and backend != "ray":
+        raise ConfigError(f"address={address!r} joins a Ray cluster; it needs backend='ray'")
+    if backend == "ray" and not ray_available():
+        raise ConfigError(f"backend='ray' needs Ray, which is not installed: {INSTALL_RAY}")
+
+
+def _train_on(
+    backend: str, prepared: PreparedRun, address: str | None, progress: bool, verbose: bool
+) -> list[Path]:
+    """With ``backend="ray"``, train every missing model as Ray tasks; else nothing
+    (a local run trains each fold when the backtest reaches it)."""
+    if backend != "ray" or not prepared.config.agents:
+        return []
+    from allocgym.experiment.distributed import train_on_ray
+
+    say = print if verbose else (lambda *a, **k: None)
+    return train_on_ray(prepared, address=address, progress=progress, say=say)
 
 
 def _run(config, market, features, splitter, folds, *, progress: bool, verbose: bool) -> Any:
@@ -298,12 +355,19 @@ def train_agents(
     fresh: bool = False,
     progress: bool = True,
     verbose: bool = True,
+    backend: str = "local",
+    address: str | None = None,
 ) -> list[Path]:
     """Train (or find already saved) every agent on every fold; no backtest.
 
-    A later ``run_experiment`` with the same config loads these models.
+    A later ``run_experiment`` with the same config loads these models. ``backend`` and
+    ``address`` as in :func:`run_experiment`.
     """
+    _check_backend(backend, address)
     prepared = prepare_run(config, fresh=fresh, progress=progress, verbose=verbose)
+    if backend == "ray":
+        with prepared:
+            return _train_on(backend, prepared, address, progress, verbose)
     config, market, features, _, folds = prepared
     bar = _training_bar(config, len(folds), progress)
     saved = []

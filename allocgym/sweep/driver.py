@@ -21,12 +21,11 @@ function in this process, one trial after the other.
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from allocgym._ray import INSTALL_RAY, ray_available, start_ray
 from allocgym.exceptions import ConfigError
 from allocgym.experiment.config import ExperimentConfig, load_config
 from allocgym.experiment.run_folder import open_run_folder, release_lock
@@ -38,41 +37,6 @@ from allocgym.sweep.trial import read_record, run_trial, trial_config
 __all__ = ["BACKENDS", "INSTALL_RAY", "ray_available", "run_sweep", "start_ray"]
 
 BACKENDS = ("auto", "ray", "sequential")
-INSTALL_RAY = 'pip install "allocgym[ray]"'
-
-
-def ray_available() -> bool:
-    """Whether Ray Tune can be imported (the ``ray`` extra is installed)."""
-    return importlib.util.find_spec("ray") is not None
-
-
-def start_ray(num_cpus: int | None = None, address: str | None = None) -> None:
-    """Start a local Ray instance bound to loopback, or join the cluster at ``address``.
-
-    Locally nothing listens beyond 127.0.0.1: Ray's own loopback mode (what it does on
-    macOS and Windows) is switched on for this process and the Ray processes it starts,
-    and the dashboard is off.
-    """
-    if address is None:
-        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-    import ray
-
-    if ray.is_initialized():
-        return
-    if address is not None:
-        ray.init(address=address, log_to_driver=False)
-        return
-    from ray._private import ray_constants  # read at import time, so also set here
-
-    ray_constants.ENABLE_RAY_CLUSTER = False
-    ray.init(
-        address="local",
-        num_cpus=num_cpus or os.cpu_count(),
-        include_dashboard=False,
-        _node_ip_address="127.0.0.1",
-        log_to_driver=False,
-        configure_logging=False,
-    )
 
 
 def _load(config: ExperimentConfig | str | Path, overrides: dict[str, Any]) -> ExperimentConfig:

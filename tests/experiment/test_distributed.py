@@ -1,0 +1,118 @@
+"""``allocgym run --backend ray``: the trainings as Ray tasks, one run folder, same numbers."""
+
+from __future__ import annotations
+
+import copy
+import io
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from allocgym._ray import ray_available
+from allocgym.backtest import Results
+from allocgym.cli import main
+from allocgym.exceptions import ConfigError, TrainingFailed
+from allocgym.experiment import load_config, run_experiment, train_agents
+from tests.helpers import tiny_experiment
+
+needs_ray = pytest.mark.skipif(
+    not ray_available(), reason='Ray is not installed: pip install "allocgym[ray]"'
+)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory, synthetic_market) -> dict:
+    """One PPO with two seeds (two rows and their ensemble), 1/N; two folds."""
+    config = tiny_experiment(tmp_path_factory.mktemp("dist"), synthetic_market, 700)
+    config["agents"][0]["seeds"] = [0, 1]
+    return config
+
+
+@pytest.fixture(scope="module")
+def ray_session():
+    if not ray_available():
+        pytest.skip('Ray is not installed: pip install "allocgym[ray]"')
+    import ray
+
+    from allocgym._ray import start_ray
+
+    start_ray(2)
+    yield ray
+    ray.shutdown()
+
+
+def _models(run_dir) -> dict[str, dict[str, np.ndarray]]:
+    """Every model folder's policy weights, by label/fold."""
+    out = {}
+    for folder in sorted((run_dir / "models").glob("*/*")):
+        with zipfile.ZipFile(folder / "model.zip") as z:
+            state = torch.load(io.BytesIO(z.read("policy.pth")), weights_only=True)
+        out[f"{folder.parent.name}/{folder.name}"] = {k: v.numpy() for k, v in state.items()}
+    return out
+
+
+@needs_ray
+@pytest.mark.slow
+def test_a_ray_run_is_the_local_run(tiny, ray_session, capsys):
+    local = load_config({**tiny, "name": "local"})
+    on_ray = load_config({**tiny, "name": "on_ray"})
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the threads of a task (cpus_per_task=1): the same arithmetic
+    try:
+        run_experiment(local, progress=False, verbose=False)
+    finally:
+        torch.set_num_threads(threads)
+    run_experiment(on_ray, progress=False, verbose=True, backend="ray")
+    assert "ray: 4 trainings to run, 0 already saved (local, 127.0.0.1)" in capsys.readouterr().out
+    assert ray_session.nodes()[0]["NodeManagerAddress"] == "127.0.0.1"
+    a, b = Results.load(local.run_dir), Results.load(on_ray.run_dir)
+    assert list(b.metrics.index) == ["PPO s0", "PPO s1", "PPO ensemble", "1/N"]
+    # same seeds, data, settings and torch threads: the same models, so the same track
+    np.testing.assert_allclose(b.returns.to_numpy(), a.returns.to_numpy(), rtol=0, atol=1e-12)
+    ma, mb = _models(local.run_dir), _models(on_ray.run_dir)
+    assert list(ma) == list(mb) and len(ma) == 4  # 2 seeds x 2 folds, same folders
+    for key in ma:
+        for name, tensor in ma[key].items():
+            np.testing.assert_allclose(mb[key][name], tensor, rtol=0, atol=1e-6)
+    boards = sorted(p.name for p in (on_ray.run_dir / "tensorboard" / "train").iterdir())
+    assert boards == sorted(p.name for p in (local.run_dir / "tensorboard" / "train").iterdir())
+    # resuming: every model is saved, nothing is trained again, the files are untouched
+    stamps = {p: p.stat().st_mtime_ns for p in (on_ray.run_dir / "models").rglob("*.zip")}
+    saved = train_agents(on_ray, progress=False, verbose=True, backend="ray")
+    assert "ray: 0 trainings to run, 4 already saved" in capsys.readouterr().out
+    assert sorted(saved) == sorted((on_ray.run_dir / "models").glob("*/*"))
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+
+
+@needs_ray
+@pytest.mark.slow
+def test_a_failed_task_is_reported_and_the_others_kept(tiny, ray_session):
+    config = copy.deepcopy(tiny)
+    config["name"] = "failing"
+    config["agents"][0]["seeds"] = [0]
+    # a feature name is checked on the built panel: this agent fails in its task
+    config["agents"].append({**config["agents"][0], "label": "Bad", "observe": ["no_such"]})
+    cfg = load_config(config)
+    with pytest.raises(TrainingFailed, match=r"(?s)2 of 4 trainings failed.*the other 2 are saved.*"
+                       r"Bad on \d{8}-\d{8}: ValueError: observe names 'no_such'"):  # fmt: skip
+        run_experiment(cfg, progress=False, verbose=False, backend="ray")
+    assert len(list((cfg.run_dir / "models" / "PPO").iterdir())) == 2
+    assert not (cfg.run_dir / "models" / "Bad").exists()
+    assert not (cfg.run_dir / "report.md").exists()  # no report from a partial run
+
+
+def test_backend_and_address_are_checked_before_anything_is_written(tiny, tmp_path, capsys):
+    cfg = load_config({**tiny, "output_dir": str(tmp_path)})
+    with pytest.raises(ConfigError, match=r"backend='dask' is invalid; expected one of"):
+        run_experiment(cfg, backend="dask")
+    with pytest.raises(ConfigError, match=r"address='10\.0\.0\.1:6379' joins a Ray cluster"):
+        run_experiment(cfg, address="10.0.0.1:6379")
+    assert not any(tmp_path.iterdir())
+    path = tmp_path.parent / "tiny.yaml"
+    path.write_text(yaml.safe_dump({**tiny, "output_dir": str(tmp_path)}))
+    assert main(["run", str(path), "--address", "10.0.0.1:6379"]) == 1
+    assert "it needs backend='ray'" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
