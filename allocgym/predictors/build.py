@@ -24,45 +24,52 @@ from allocgym.predictors.cache import (
 )
 from allocgym.predictors.config import DEFAULT_PRESET, FeatureConfig, resolve_config
 from allocgym.predictors.panel import FeaturePanel
-from allocgym.predictors.schedule import Predictor, refit_dates, walk_forward
+from allocgym.predictors.schedule import Predictor, check_n_jobs, refit_dates, walk_forward
 from allocgym.predictors.technical import TechnicalFeatures
 
 __all__ = ["build_features"]
 
 
-def _stages(config: FeatureConfig) -> list[tuple[str, Callable[[], Predictor]]]:
-    """(name, factory) of each walk-forward predictor the config asks for."""
-    stages: list[tuple[str, Callable[[], Predictor]]] = []
+def _stages(config: FeatureConfig, n_jobs: int) -> list[tuple[str, Callable[[], Predictor], int]]:
+    """(name, factory, walk-forward n_jobs) of each predictor the config asks for.
+
+    GARCH fits its assets in ``n_jobs`` processes at each refit (many small, even
+    tasks, and only one asset's returns sent to each); the others, one model per
+    refit, run their refits in ``n_jobs`` processes.
+    """
+    stages: list[tuple[str, Callable[[], Predictor], int]] = []
     if config.garch is not None:
         from allocgym.predictors.garch import GarchVolatility
 
         g = config.garch
-        stages.append(("garch", lambda: GarchVolatility(g)))
+        stages.append(("garch", lambda: GarchVolatility(g, n_jobs=n_jobs), 1))
     if config.regime is not None:
         rc, seed = config.regime, config.seed
         if rc.model == "gmm":
             from allocgym.predictors.regime_gmm import RegimeGMM
 
-            stages.append(("regime", lambda: RegimeGMM(rc, seed=seed)))
+            stages.append(("regime", lambda: RegimeGMM(rc, seed=seed), n_jobs))
         else:
             from allocgym.predictors.regimes import RegimeHMM
 
-            stages.append(("regime", lambda: RegimeHMM(rc, seed=seed)))
+            stages.append(("regime", lambda: RegimeHMM(rc, seed=seed), n_jobs))
     if config.lstm is not None:
         from allocgym.predictors.lstm import LSTMForecaster
 
         lc, seed, vol = config.lstm, config.seed, config.volume
-        stages.append(("lstm", lambda: LSTMForecaster(lc, seed=seed, volume=vol)))
+        stages.append(("lstm", lambda: LSTMForecaster(lc, seed=seed, volume=vol), n_jobs))
     return stages
 
 
-def _compute(market: MarketData, config: FeatureConfig, progress: bool) -> FeaturePanel:
+def _compute(
+    market: MarketData, config: FeatureConfig, progress: bool, n_jobs: int = 1
+) -> FeaturePanel:
     technical = TechnicalFeatures(volume=config.volume)
     asset_blocks = [technical.transform(market)]
     asset_names = list(technical.feature_names_for(market))
     market_blocks: list[np.ndarray] = []
     market_names: list[str] = []
-    stages = _stages(config)
+    stages = _stages(config, n_jobs)
     n_refits = len(refit_dates(market.n_dates, config.min_train, config.refit_every))
     if stages and n_refits == 0:
         warnings.warn(
@@ -88,7 +95,7 @@ def _compute(market: MarketData, config: FeatureConfig, progress: bool) -> Featu
         bar.update(1)
 
     try:
-        for name, make in stages:
+        for name, make, stage_jobs in stages:
             bar.set_description(f"features: {name}")
             t0 = time.perf_counter()
             out = walk_forward(
@@ -98,6 +105,7 @@ def _compute(market: MarketData, config: FeatureConfig, progress: bool) -> Featu
                 refit_every=config.refit_every,
                 train_window=config.train_window,
                 on_refit=tick,
+                n_jobs=stage_jobs,
             )
             diagnostics["seconds"][name] = round(time.perf_counter() - t0, 3)
             names = make().feature_names_for(market)
@@ -137,6 +145,7 @@ def build_features(
     *,
     cache_dir: str | os.PathLike | bool | None = None,
     progress: bool = True,
+    n_jobs: int = 1,
 ) -> FeaturePanel:
     """The point-in-time feature panel of ``market``, loaded from the cache when possible.
 
@@ -155,6 +164,13 @@ def build_features(
         :class:`~allocgym.exceptions.AllocgymWarning` naming the path.
     progress : bool
         Show a progress bar over the refits.
+    n_jobs : int, default 1
+        Processes (joblib) building the panel: 1 builds it in this process, -1 uses
+        every core. GARCH fits its assets in parallel at each refit; the regime model
+        and the LSTM run their refits in parallel. Every fit is single-threaded and
+        seeded, so the panel is bit-identical for every ``n_jobs`` and ``n_jobs`` is
+        not part of the cache key. Memory grows with the workers: each holds a copy
+        of the market up to its refit (and, for the LSTM, its training samples).
 
     Returns
     -------
@@ -169,6 +185,7 @@ def build_features(
         raise TypeError(
             f"market must be a MarketData (see allocgym.load_market); got {type(market).__name__}"
         )
+    n_jobs = check_n_jobs(n_jobs)
     config = resolve_config(config)
     key = cache_key(market, config)
     directory: Path | None = None
@@ -180,7 +197,7 @@ def build_features(
         cached = load_panel(directory, key, market)
         if cached is not None:
             return cached
-    panel = _compute(market, config, progress)
+    panel = _compute(market, config, progress, n_jobs)
     panel = replace(panel, key=key)
     if directory is not None:
         try:

@@ -29,15 +29,18 @@ floored at ``variance_floor`` times the training window's mean squared return.
 
 from __future__ import annotations
 
+import itertools
 import warnings
 
 import numpy as np
+from joblib import Parallel, delayed, effective_n_jobs
+from threadpoolctl import threadpool_limits
 
 from allocgym._typing import BoolArray, FloatArray
 from allocgym.data import MarketData
 from allocgym.exceptions import AllocgymWarning
 from allocgym.predictors.config import GarchConfig
-from allocgym.predictors.schedule import check_predict_range
+from allocgym.predictors.schedule import check_n_jobs, check_predict_range
 
 __all__ = ["GarchFallbackWarning", "GarchVolatility"]
 
@@ -48,6 +51,8 @@ _ABS_MEAN = np.sqrt(2.0 / np.pi)  # E|z| for a standard normal, as in arch's EGA
 _TOL = 1e-6
 _MIN_NU = 2.1
 _MAX_VARIANCE_RATIO = 1000.0
+# One asset's accepted fit: parameters (percent units), last variance, last residual.
+_AssetFit = tuple[dict[str, float], float, float]
 
 
 class GarchFallbackWarning(AllocgymWarning):
@@ -64,6 +69,77 @@ def _fit_arch(returns_pct: FloatArray, config: GarchConfig):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return model.fit(disp="off", show_warning=False, options={"maxiter": 500})
+
+
+def _fit_one(r: FloatArray, config: GarchConfig) -> _AssetFit | None:
+    """Parameters, last variance and last residual of one asset; None if the fit is rejected.
+
+    Rejected: the optimiser raised or did not converge, or the model is explosive or
+    degenerate (see the module docstring).
+    """
+    try:
+        res = _fit_arch(r, config)
+    except Exception:  # any optimiser failure triggers the documented fallback
+        return None
+    p = res.params
+    values = {
+        "mu": p.get("mu", 0.0),
+        "omega": p.get("omega", np.nan),
+        "alpha": p.get("alpha[1]", np.nan),
+        "gamma": p.get("gamma[1]", 0.0),
+        "beta": p.get("beta[1]", np.nan),
+    }
+    s = np.asarray(res.conditional_volatility, dtype=float)
+    e = np.asarray(res.resid, dtype=float)
+    ok = (
+        res.convergence_flag == 0
+        and all(np.isfinite(v) for v in values.values())
+        and np.isfinite(s[-1])
+        and s[-1] > 0
+        # Degenerate optima (typically stale prices, mostly zero returns): Student-t
+        # degrees of freedom on arch's lower bound, a mean far outside the data, or
+        # a variance path that has left the scale of the returns.
+        and p.get("nu", np.inf) > _MIN_NU
+        and abs(values["mu"]) <= np.std(r)
+        and s[-1] ** 2 <= _MAX_VARIANCE_RATIO * np.mean(r**2)
+    )
+    if ok and config.kind == "egarch":
+        ok = abs(values["beta"]) <= 1 + _TOL
+    elif ok:
+        persistence = values["alpha"] + values["beta"] + values["gamma"] / 2
+        ok = values["omega"] >= 0 and persistence <= 1 + _TOL
+    if not ok:
+        return None
+    return values, s[-1] ** 2, e[-1]
+
+
+def _fit_batch(batch: list[FloatArray], config: GarchConfig) -> list[_AssetFit | None]:
+    """:func:`_fit_one` of each series with single-threaded BLAS.
+
+    The optimum moves in the last digits with the number of BLAS threads, so every fit
+    runs on one, here or in a worker process, and the results do not depend on
+    ``n_jobs`` or on the machine's core count. (Many tiny linear systems: more
+    threads would only add overhead.)
+    """
+    # threadpoolctl limits only the libraries already loaded: import arch, and with it
+    # scipy's own BLAS, first (else the first fits in a process run multi-threaded).
+    from arch import arch_model  # noqa: F401
+
+    with threadpool_limits(limits=1):
+        return [_fit_one(r, config) for r in batch]
+
+
+def _fit_all(series: list[FloatArray], config: GarchConfig, n_jobs: int) -> list[_AssetFit | None]:
+    """:func:`_fit_one` of every series, in order, serially or in ``n_jobs`` processes."""
+    workers = min(effective_n_jobs(n_jobs), len(series))
+    if workers <= 1:
+        return _fit_batch(series, config)
+    # A few batches per worker: fewer round trips than one task per asset, and still
+    # balanced when some fits take longer than others.
+    bounds = np.linspace(0, len(series), min(len(series), 4 * workers) + 1).astype(int)
+    batches = [series[a:b] for a, b in itertools.pairwise(bounds)]
+    done = Parallel(n_jobs=workers)(delayed(_fit_batch)(b, config) for b in batches)
+    return [fit for batch in done for fit in batch]
 
 
 def _step(
@@ -85,6 +161,11 @@ class GarchVolatility:
     Parameters
     ----------
     config : GarchConfig, optional
+    n_jobs : int, default 1
+        Processes fitting the assets (joblib): 1 fits them one after the other in this
+        process, -1 uses every core. The fits are independent and run single-threaded,
+        so the results are bit-identical for every ``n_jobs``; it is not part of the
+        config (nor of the feature cache key).
 
     Attributes
     ----------
@@ -100,8 +181,9 @@ class GarchVolatility:
 
     level = "asset"
 
-    def __init__(self, config: GarchConfig | None = None) -> None:
+    def __init__(self, config: GarchConfig | None = None, *, n_jobs: int = 1) -> None:
         self.config = config
+        self.n_jobs = n_jobs
 
     @property
     def _config(self) -> GarchConfig:
@@ -111,8 +193,13 @@ class GarchVolatility:
         return ("garch_vol", f"garch_vol_{self._config.horizon}d")
 
     def fit(self, market: MarketData, until: int, start: int = 0) -> GarchVolatility:
-        """Fit each asset on its finite returns at rows ``start..until``."""
+        """Fit each asset on its finite returns at rows ``start..until``.
+
+        The assets are fitted independently, in ``n_jobs`` processes; the result does
+        not depend on ``n_jobs``.
+        """
         cfg = self._config
+        n_jobs = check_n_jobs(self.n_jobs)
         n = market.n_assets
         names = ("mu", "omega", "alpha", "gamma", "beta")
         params = {k: np.full(n, np.nan) for k in names}
@@ -122,17 +209,23 @@ class GarchVolatility:
         self.last_resid_ = np.full(n, np.nan)
         self.floor_ = np.full(n, np.nan)
         returns = np.asarray(market.returns[start : until + 1]) * _SCALE
+        series: dict[int, FloatArray] = {}
         for i in range(n):
             r = returns[:, i]
             finite = np.isfinite(r)
             if finite.sum() < cfg.min_obs:
                 continue
             # Prices never stop once they start, so the finite returns are the tail.
-            r = r[int(np.argmax(finite)) :]
+            series[i] = r[int(np.argmax(finite)) :]
+        fits = _fit_all(list(series.values()), cfg, n_jobs)
+        for (i, r), fit in zip(series.items(), fits, strict=True):
             self.floor_[i] = cfg.variance_floor * float(np.mean(r**2))
-            fitted = self._fit_asset(r, i, params)
-            if not fitted:
+            if fit is None:
                 self._ewma_asset(r, i, params)
+                continue
+            values, self.last_var_[i], self.last_resid_[i] = fit
+            for k, v in values.items():
+                params[k][i] = v
         self.params_ = params
         self.n_fallbacks_ = int(self.fallback_.sum())
         if self.n_fallbacks_:
@@ -145,46 +238,6 @@ class GarchVolatility:
             )
         self.until_ = int(until)
         return self
-
-    def _fit_asset(self, r: FloatArray, i: int, params: dict[str, FloatArray]) -> bool:
-        try:
-            res = _fit_arch(r, self._config)
-        except Exception:  # any optimiser failure triggers the documented fallback
-            return False
-        p = res.params
-        values = {
-            "mu": p.get("mu", 0.0),
-            "omega": p.get("omega", np.nan),
-            "alpha": p.get("alpha[1]", np.nan),
-            "gamma": p.get("gamma[1]", 0.0),
-            "beta": p.get("beta[1]", np.nan),
-        }
-        s = np.asarray(res.conditional_volatility, dtype=float)
-        e = np.asarray(res.resid, dtype=float)
-        ok = (
-            res.convergence_flag == 0
-            and all(np.isfinite(v) for v in values.values())
-            and np.isfinite(s[-1])
-            and s[-1] > 0
-            # Degenerate optima (typically stale prices, mostly zero returns): Student-t
-            # degrees of freedom on arch's lower bound, a mean far outside the data, or
-            # a variance path that has left the scale of the returns.
-            and p.get("nu", np.inf) > _MIN_NU
-            and abs(values["mu"]) <= np.std(r)
-            and s[-1] ** 2 <= _MAX_VARIANCE_RATIO * np.mean(r**2)
-        )
-        if ok and self._config.kind == "egarch":
-            ok = abs(values["beta"]) <= 1 + _TOL
-        elif ok:
-            persistence = values["alpha"] + values["beta"] + values["gamma"] / 2
-            ok = values["omega"] >= 0 and persistence <= 1 + _TOL
-        if not ok:
-            return False
-        for k, v in values.items():
-            params[k][i] = v
-        self.last_var_[i] = s[-1] ** 2
-        self.last_resid_[i] = e[-1]
-        return True
 
     def _ewma_asset(self, r: FloatArray, i: int, params: dict[str, FloatArray]) -> None:
         lam = self._config.ewma_lambda

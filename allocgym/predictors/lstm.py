@@ -100,6 +100,17 @@ class LSTMForecaster:
     volume : bool
         Add ``volume_ratio`` to the inputs when the market has volume.
 
+    Notes
+    -----
+    Cost in the number of assets N: a fit draws at most ``config.max_samples``
+    asset-days (8,192 by default; a seeded subsample, in time order) from the
+    ``train_window x N`` candidates, and only those windows are built, so an epoch
+    trains on at most ``(1 - val_fraction) max_samples`` samples whatever N is. The
+    cap already binds on 20 assets (1,260 days x 20 = 25,200 candidates), so large
+    universes change which asset-days are drawn, not how many. What grows with N is
+    linear: the input features, the candidate mask and the forecasts (one window per
+    asset-day predicted).
+
     Attributes
     ----------
     net_ : LSTMNet
@@ -155,6 +166,25 @@ class LSTMForecaster:
         out[~np.isfinite(out)] = 0.0
         return out.reshape(-1, w, n_inputs), valid.reshape(-1)
 
+    def _complete(self, z: FloatArray, rows: IntArray) -> BoolArray:
+        """Whether the window ending at each row is complete and finite for each asset:
+        shape (len(rows), n_assets); the ``valid`` of :meth:`_windows` without building
+        the windows."""
+        w = self._config.window
+        bad = ~np.isfinite(z).all(axis=2)
+        # bad_before[t] = incomplete rows among 0..t-1, so a window's count is a difference
+        bad_before = np.zeros((len(z) + 1, z.shape[1]), dtype=np.int64)
+        np.cumsum(bad, axis=0, out=bad_before[1:])
+        first = rows - w + 1
+        inside = first >= 0
+        counts = bad_before[rows + 1] - bad_before[np.maximum(first, 0)]
+        return (counts == 0) & inside[:, None]
+
+    def _gather(self, z: FloatArray, rows: IntArray, assets: IntArray) -> FloatArray:
+        """The window of ``assets[k]`` ending at ``rows[k]``: (len(rows), w, n_inputs)."""
+        lags = np.arange(-self._config.window + 1, 1)
+        return z[rows[:, None] + lags, assets[:, None]]
+
     # ------------------------------------------------------------------ fit
     def fit(
         self, market: MarketData, until: int, start: int = 0, *, rows: IntArray | None = None
@@ -188,14 +218,18 @@ class LSTMForecaster:
             raise DataError(f"LSTMForecaster: no finite inputs on rows {start}..{until}")
         self.input_mean_ = train_x[finite].mean(axis=0)
         self.input_scale_ = train_x[finite].std(axis=0) + 1e-12
-        windows, valid = self._windows(self._standardise(x), rows)
-        valid &= np.isfinite(target).reshape(-1)
-        t_of = np.repeat(rows, market.n_assets)[valid]
-        xs, ys = windows[valid], target.reshape(-1)[valid]
-        if len(ys) > cfg.max_samples:  # a seeded subsample, kept in time order
+        z = self._standardise(x)
+        valid = self._complete(z, rows) & np.isfinite(target)
+        sample = np.flatnonzero(valid)  # (row, asset) pairs, flattened in time order
+        if len(sample) > cfg.max_samples:  # a seeded subsample, kept in time order
             rng = np.random.default_rng(self.seed)
-            keep = np.sort(rng.choice(len(ys), size=cfg.max_samples, replace=False))
-            xs, ys, t_of = xs[keep], ys[keep], t_of[keep]
+            sample = sample[np.sort(rng.choice(len(sample), size=cfg.max_samples, replace=False))]
+        k_row, k_asset = np.divmod(sample, market.n_assets)
+        t_of = rows[k_row]
+        # Only the kept windows are built: memory and time stay O(max_samples), not
+        # O(rows x assets), however many assets there are.
+        xs = self._gather(z, t_of, k_asset)
+        ys = target[k_row, k_asset]
         split_t = np.quantile(t_of, 1.0 - cfg.val_fraction) if len(t_of) else 0
         train = t_of + cfg.horizon <= split_t  # purge: train targets end before val starts
         val = t_of > split_t
