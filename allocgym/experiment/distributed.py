@@ -1,10 +1,12 @@
 """``allocgym run --backend ray``: every (agent, seed, fold) training as a Ray task.
 
 The driver (the process that runs ``allocgym run``) prepares the run as a local run does
-(config checked, run folder opened and locked, features built or read from the cache),
-then submits one Ray task per (agent, seed, fold) whose model is not saved yet: a
-finished task is never redone, exactly as a local run resumes. The market, the feature
-panel and the config go to Ray's object store once; each task trains one
+(config checked, run folder opened and locked, features built or read from the cache;
+a build's per-asset GARCH fits and per-refit regime and LSTM fits run on the Ray
+workers through joblib's Ray backend, bit-identical to a serial build), then submits
+one Ray task per (agent, seed, fold) whose model is not saved yet: a finished task is
+never redone, exactly as a local run resumes. The market, the feature panel and the
+config go to Ray's object store once; each task trains one
 :class:`~allocgym.agents.RLAgent` fold in a scratch folder of its own worker and sends
 back the saved model (``agent.json`` with the SHA-256 of ``model.zip``) and its
 TensorBoard event files as bytes. The driver writes them into the run folder

@@ -140,7 +140,7 @@ def run_experiment(
         With ``backend="ray"``: join this Ray cluster instead of starting Ray locally.
     """
     _check_backend(backend, address)
-    prepared = prepare_run(config, fresh=fresh, progress=progress, verbose=verbose)
+    prepared = _prepare_on(backend, address, config, fresh, progress, verbose)
     with prepared:
         _train_on(backend, prepared, address, progress, verbose)
         return _run(*prepared, progress=progress, verbose=verbose)
@@ -159,6 +159,32 @@ def _check_backend(backend: str, address: str | None) -> None:
         raise ConfigError(f"address={address!r} joins a Ray cluster; it needs backend='ray'")
     if backend == "ray" and not ray_available():
         raise ConfigError(f"backend='ray' needs Ray, which is not installed: {INSTALL_RAY}")
+
+
+def _prepare_on(
+    backend: str,
+    address: str | None,
+    config: ExperimentConfig | str | Path,
+    fresh: bool,
+    progress: bool,
+    verbose: bool,
+) -> PreparedRun:
+    """:func:`prepare_run`; with ``backend="ray"`` the config is loaded first (a bad one
+    fails before Ray starts), then the feature build's processes are Ray workers
+    (joblib's Ray backend, every CPU of the instance or cluster)."""
+    if backend != "ray":
+        return prepare_run(config, fresh=fresh, progress=progress, verbose=verbose)
+    import joblib
+    from ray.util.joblib import register_ray
+
+    from allocgym._ray import start_ray
+
+    if not isinstance(config, ExperimentConfig):
+        config = load_config(config)
+    start_ray(None, address)
+    register_ray()
+    with joblib.parallel_backend("ray"):
+        return prepare_run(config, fresh=fresh, progress=progress, verbose=verbose, n_jobs=-1)
 
 
 def _train_on(
@@ -249,6 +275,7 @@ def prepare_run(
     fresh: bool = False,
     progress: bool = True,
     verbose: bool = True,
+    n_jobs: int = 1,
 ) -> PreparedRun:
     """The run folder, market, point-in-time features and folds of an experiment.
 
@@ -259,6 +286,9 @@ def prepare_run(
     (:func:`~allocgym.experiment.run_folder.open_run_folder`: created, or with
     ``fresh`` deleted first if allocgym made it; locked; a folder made with another
     config refused) and builds the features (cached).
+
+    ``n_jobs`` processes build the features (:func:`~allocgym.predictors.build_features`;
+    the panel does not depend on it).
 
     Returns
     -------
@@ -281,7 +311,7 @@ def prepare_run(
         say(f"[allocgym] {config.name}: {market}")
         features = build_features(
             market, config.features.resolve(), cache_dir=None if config.features.cache else False,
-            progress=progress,
+            progress=progress, n_jobs=n_jobs,
         )  # fmt: skip
         say(f"[allocgym] features: {features}")
     except BaseException:
@@ -364,7 +394,7 @@ def train_agents(
     ``address`` as in :func:`run_experiment`.
     """
     _check_backend(backend, address)
-    prepared = prepare_run(config, fresh=fresh, progress=progress, verbose=verbose)
+    prepared = _prepare_on(backend, address, config, fresh, progress, verbose)
     if backend == "ray":
         with prepared:
             return _train_on(backend, prepared, address, progress, verbose)

@@ -21,6 +21,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
+from joblib.parallel import get_active_backend
 from threadpoolctl import threadpool_limits
 
 from allocgym._typing import FloatArray
@@ -120,7 +121,9 @@ def walk_forward(
     if workers <= 1:
         results = ((*_refit(*task), []) for task in tasks)
     else:
-        results = Parallel(n_jobs=workers, return_as="generator")(
+        backend = get_active_backend()[0]  # joblib's Ray backend returns lists only
+        lazy = "generator" if getattr(backend, "supports_return_generator", False) else "list"
+        results = Parallel(n_jobs=workers, return_as=lazy)(
             delayed(_refit_recorded)(*task) for task in tasks
         )
     for (r, stop), (predictor, predictions, caught) in zip(spans, results, strict=True):

@@ -25,9 +25,12 @@ needs_ray = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory, synthetic_market) -> dict:
-    """One PPO with two seeds (two rows and their ensemble), 1/N; two folds."""
+    """One PPO with two seeds (two rows and their ensemble), 1/N; two folds; features
+    with GARCH and regimes, refitted once."""
     config = tiny_experiment(tmp_path_factory.mktemp("dist"), synthetic_market, 700)
     config["agents"][0]["seeds"] = [0, 1]
+    # GARCH and HMM regimes: on Ray their fits run on the workers (joblib's Ray backend)
+    config["features"] = {"preset": "standard", "cache": False, "overrides": {"min_train": 300}}
     return config
 
 
