@@ -22,6 +22,17 @@ Objectives (``w ≥ 0``, ``1ᵀw = 1``, ``w ≤ max_weight``; ``c = cost_rate``,
 annualised ``μ`` and ``Σ``). ``max_weight`` is raised to ``1/n`` when fewer than
 ``1/max_weight`` assets are available, so the problem stays feasible.
 
+Fast path: ``min_variance`` and ``utility`` without turnover terms (no ``turnover_cap``,
+``κ = c = 0``) are the QP ``min wᵀΣw − c̃ᵀw`` on the capped simplex (``c̃ = 0`` or
+``(2/γ)μ``), which :func:`~allocgym.baselines._qp.solve_box_qp` solves exactly by an
+active-set method in numpy, with its KKT conditions checked, in a fraction of cvxpy's
+per-solve overhead. Where it cannot certify its answer (a singular ``Σ`` with several
+minimisers, cycling) the cvxpy problem is solved as before; a ``solver`` other than
+Clarabel always goes to cvxpy. The exact answer differs from Clarabel's by up to a
+few 1e-4 in weights where the objective is flat near its minimum (Clarabel stops at a
+relative duality gap of 1e-8, which bounds the objective, not the weights), with an
+objective never above Clarabel's.
+
 References
 ----------
 Agrawal, A., Barratt, S., Boyd, S., Busseti, E. and Moursi, W. (2019). Differentiating
@@ -33,12 +44,13 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import cvxpy as cp
 import numpy as np
 
 from allocgym._typing import FloatArray
+from allocgym.baselines._qp import solve_box_qp
 from allocgym.exceptions import OptimizationError
 
 __all__ = ["OBJECTIVES", "MeanRiskOptimizer"]
@@ -78,8 +90,13 @@ class MeanRiskOptimizer:
         baselines set it from their ``cost_penalty_bps``, amortised over the rebalance
         period); 0 leaves the textbook problem.
     solver : str
-        cvxpy solver name (default Clarabel).
+        cvxpy solver name (default Clarabel). With Clarabel, the problems without
+        turnover terms take the exact active-set fast path (module docstring).
     """
+
+    _fast_path: ClassVar[bool] = True
+    """Solve the problems without turnover terms by :func:`solve_box_qp` (off: always
+    cvxpy, to compare the two in tests and benchmarks)."""
 
     def __init__(
         self,
@@ -217,13 +234,44 @@ class MeanRiskOptimizer:
                 f"max_sharpe needs at least one asset with a positive expected return; "
                 f"the largest is {mu.max():.6g}"
             )
+        factor = _factor(cov)
+        cap = max(self.max_weight, 1.0 / n)
+        if self._fast_path and self._is_box_qp():
+            w = self._solve_box_qp(factor, mu, cap)
+            if w is not None:
+                return w
+        return self._solve_cvxpy(factor, mu, prev, cap)
+
+    def _is_box_qp(self) -> bool:
+        """Whether the problem is :mod:`~allocgym.baselines._qp`'s: no turnover terms."""
+        return (
+            self.objective in ("min_variance", "utility")
+            and self.turnover_cap is None
+            and self.turnover_penalty + self.cost_rate == 0
+            and self.solver.upper() == "CLARABEL"
+        )
+
+    def _solve_box_qp(self, factor: FloatArray, mu: FloatArray, cap: float) -> FloatArray | None:
+        """The exact active-set answer, or ``None`` where it cannot be certified.
+
+        ``μᵀw − (γ/2)‖Fw‖²`` is maximised where ``‖Fw‖² − (2/γ)μᵀw`` is minimised.
+        """
+        lin = np.zeros_like(mu) if self.objective == "min_variance" else 2 * mu / self.risk_aversion
+        sol = solve_box_qp(factor.T @ factor, lin, cap)
+        return None if sol is None else _normalised(self.objective, sol.weights)
+
+    def _solve_cvxpy(
+        self, factor: FloatArray, mu: FloatArray, prev: FloatArray, cap: float
+    ) -> FloatArray:
+        """The compiled cvxpy problem of this size, re-solved with these numbers."""
+        n = factor.shape[0]
         c = self._cache.get(n)
         if c is None:
             c = self._cache[n] = self._compile(n)
-        c.factor.value = _factor(cov)
+        c.factor.value = factor
         c.mu.value = mu
         c.prev.value = prev
-        c.cap.value = max(self.max_weight, 1.0 / n)
+        c.cap.value = cap
         try:
             c.problem.solve(solver=self.solver, warm_start=False)
         except cp.error.SolverError as exc:
@@ -237,13 +285,18 @@ class MeanRiskOptimizer:
             if not k > 0:
                 raise OptimizationError(f"max_sharpe: degenerate scale k={k}")
             w = w / k
-        if not np.isfinite(w).all():
-            raise OptimizationError(f"{self.objective}: non-finite solution")
-        w = np.clip(w, 0.0, None)
-        total = w.sum()
-        if not total > 0:
-            raise OptimizationError(f"{self.objective}: solution sums to {total}")
-        return w / total
+        return _normalised(self.objective, w)
+
+
+def _normalised(objective: str, w: FloatArray) -> FloatArray:
+    """``w`` clipped at 0 and rescaled to sum 1 (solvers leave ~1e-9 residuals)."""
+    if not np.isfinite(w).all():
+        raise OptimizationError(f"{objective}: non-finite solution")
+    w = np.clip(w, 0.0, None)
+    total = w.sum()
+    if not total > 0:
+        raise OptimizationError(f"{objective}: solution sums to {total}")
+    return w / total
 
 
 def _factor(cov: FloatArray) -> FloatArray:
