@@ -6,7 +6,8 @@ value and what is allowed whenever something is wrong::
 
     name: quickstart             # runs/<name>/ holds the results
     output_dir: runs
-    data:        {source: null, start: "2008-01-01", end: null}
+    data:        {source: null, start: "2008-01-01", end: null,
+                  synthetic: null}       # or make_synthetic_market's arguments
     features:    {preset: standard, overrides: {}}       # technical | standard | full
     env:         {cost_bps: 10, reward: log_return, reward_kwargs: {}, window: 20,
                   rebalance_every: 5, action: simplex, action_kwargs: {},
@@ -16,6 +17,7 @@ value and what is allowed whenever something is wrong::
     agents:
       - {name: ppo, label: PPO, timesteps: 20000, seeds: [0], network: mlp,
          n_envs: null,                                 # null: the algorithm's default
+         observe: null,                # or feature groups/names: [technical, garch]
          hyperparameters: {learning_rate: 0.0003}}
     baselines:
       - {name: equal_weight}
