@@ -360,7 +360,17 @@ class RLAgent:
         seeded (:func:`~allocgym.agents.training.training_env`).
 
         ``features=None``: no features (the observation holds past returns and weights).
+
+        Raises
+        ------
+        ConfigError
+            ``algorithm`` is not a registered agent (e.g. a plug-in registered in another
+            process), naming the known ones.
         """
+        if self.n_envs is None:  # only an unknown algorithm has no default
+            from allocgym.agents.registry import AGENTS
+
+            AGENTS.resolve(self.algorithm)
         return training_env(self.env, market, features, n_envs=self.n_envs, seed=self.seed)
 
     def observed_features(
@@ -460,7 +470,7 @@ def _check_observe(observe: Any) -> tuple[str, ...] | None:
 def _n_envs(algorithm: str, n_envs: Any, timesteps: int, hyperparameters: dict) -> int | None:
     """``n_envs`` checked, or the algorithm's default for this budget
     (:meth:`~allocgym.agents.AgentSpec.default_n_envs`; None for an unknown algorithm:
-    ``fit`` then fails naming the known ones)."""
+    ``make_env`` then fails naming the known ones)."""
     if n_envs is None:
         from allocgym.agents.registry import AGENTS
 

@@ -314,10 +314,23 @@ def prepare_run(
             progress=progress, n_jobs=n_jobs,
         )  # fmt: skip
         say(f"[allocgym] features: {features}")
+        _check_observe(config, market, features)
     except BaseException:
         release_lock(config.run_dir)
         raise
     return PreparedRun(config, market, features, splitter, folds)
+
+
+def _check_observe(config: ExperimentConfig, market: MarketData, features: FeaturePanel) -> None:
+    """Every agent's ``observe`` names features of the built panel (before any training)."""
+    from allocgym.predictors.groups import select_features
+
+    for i, agent in enumerate(config.agents):
+        if agent.observe is not None:
+            try:
+                select_features(features, market, agent.observe)
+            except ValueError as exc:
+                raise ConfigError(f"agents[{i}].observe: {exc}") from None
 
 
 def check_against_data(

@@ -361,3 +361,9 @@ def test_a_seed_ensemble_refuses_members_that_observe_different_features():
         SeedEnsemble([a, b], "E")
     ens = SeedEnsemble([a, RLAgent("ppo", 10, 1, observe=["garch"])], "E")
     assert ens.observed_features(None, None) is None
+
+
+def test_an_unknown_algorithm_is_named_when_the_agent_trains(synthetic_market):
+    agent = RLAgent("ppo_not_here", 64, env=TINY, hyperparameters=HP)
+    with pytest.raises(ConfigError, match=r"unknown agent 'ppo_not_here'.*expected one of"):
+        agent.fit(synthetic_market[:300])

@@ -245,3 +245,13 @@ def test_a_synthetic_market_and_an_agent_that_observes_one_feature(tmp_path, syn
         with zipfile.ZipFile(saved / "model.zip") as z:
             space = json.loads(z.read("data"))["observation_space"]
         assert space["_shape"] == [size]
+
+
+def test_an_observe_name_the_panel_lacks_fails_before_any_training(tmp_path, synthetic_market):
+    data = tiny_experiment(tmp_path, synthetic_market, 520)
+    data["agents"][0]["observe"] = ["technical", "mom_500"]
+    config = load_config(data)  # a feature name is checked on the built panel
+    with pytest.raises(ConfigError, match=r"agents\[0\]\.observe: observe names 'mom_500'"):
+        run_experiment(config, progress=False, verbose=False)
+    assert not (config.run_dir / "models").exists()
+    assert not (config.run_dir / ".allocgym-lock").exists()  # the lock was given back
