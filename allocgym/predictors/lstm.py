@@ -75,6 +75,22 @@ class LSTMNet(nn.Module):
         return self.head(context).squeeze(-1)
 
 
+def input_scaling(
+    train_x: FloatArray, who: str, start: int, until: int
+) -> tuple[FloatArray, FloatArray]:
+    """Mean and standard deviation (+1e-12) of the finite rows of ``train_x`` (rows x
+    inputs), the training rows' standardisation of an LSTM's inputs."""
+    finite = np.isfinite(train_x).all(axis=1)
+    if finite.sum() < 2:
+        raise DataError(f"{who}: no finite inputs on rows {start}..{until}")
+    return train_x[finite].mean(axis=0), train_x[finite].std(axis=0) + 1e-12
+
+
+def standardise(x: FloatArray, mean: FloatArray, scale: FloatArray) -> FloatArray:
+    """``(x - mean) / scale`` clipped to +-_CLIP, as float32 (the network's input)."""
+    return np.clip((x - mean) / scale, -_CLIP, _CLIP).astype(np.float32)
+
+
 class _Threads:
     """Set torch's intra-op threads for a block and restore them afterwards."""
 
@@ -150,8 +166,7 @@ class LSTMForecaster:
         return values[:, :, [names.index(n) for n in wanted]]
 
     def _standardise(self, x: FloatArray) -> FloatArray:
-        z = (x - self.input_mean_) / self.input_scale_
-        return np.clip(z, -_CLIP, _CLIP).astype(np.float32)
+        return standardise(x, self.input_mean_, self.input_scale_)
 
     def _windows(self, z: FloatArray, rows: np.ndarray) -> tuple[FloatArray, BoolArray]:
         """Windows ending at each row for every asset: (len(rows) * n_assets, w, F)."""
@@ -213,11 +228,7 @@ class LSTMForecaster:
                 f"{cfg.horizon}; supply a longer training window"
             )
         target = prices[rows + cfg.horizon] / prices[rows] - 1.0
-        finite = np.isfinite(train_x).all(axis=1)
-        if finite.sum() < 2:
-            raise DataError(f"LSTMForecaster: no finite inputs on rows {start}..{until}")
-        self.input_mean_ = train_x[finite].mean(axis=0)
-        self.input_scale_ = train_x[finite].std(axis=0) + 1e-12
+        self.input_mean_, self.input_scale_ = input_scaling(train_x, "LSTMForecaster", start, until)
         z = self._standardise(x)
         valid = self._complete(z, rows) & np.isfinite(target)
         sample = np.flatnonzero(valid)  # (row, asset) pairs, flattened in time order

@@ -48,7 +48,13 @@ from allocgym._typing import FloatArray
 from allocgym.data import MarketData
 from allocgym.exceptions import DataError
 from allocgym.predictors.config import LSTMConfig
-from allocgym.predictors.lstm import _CLIP, LSTMForecaster, LSTMNet, _Threads
+from allocgym.predictors.lstm import (
+    LSTMForecaster,
+    LSTMNet,
+    _Threads,
+    input_scaling,
+    standardise,
+)
 from allocgym.predictors.regimes import regime_inputs
 from allocgym.predictors.schedule import check_predict_range
 from allocgym.predictors.technical import _rolling
@@ -155,8 +161,7 @@ class LSTMVolatility:
         return horizons
 
     def _standardise(self, x: FloatArray) -> FloatArray:
-        z = (x - self.input_mean_) / self.input_scale_
-        return np.clip(z, -_CLIP, _CLIP).astype(np.float32)
+        return standardise(x, self.input_mean_, self.input_scale_)
 
     # ------------------------------------------------------------------ fit
     def fit(self, market: MarketData, until: int, start: int = 0) -> LSTMVolatility:
@@ -167,11 +172,7 @@ class LSTMVolatility:
         x = volatility_inputs(market)
         first = max(start, until - cfg.train_window + 1)
         train_x = x[max(first - cfg.window + 1, 0) : until + 1].reshape(-1, x.shape[2])
-        finite = np.isfinite(train_x).all(axis=1)
-        if finite.sum() < 2:
-            raise DataError(f"LSTMVolatility: no finite inputs on rows {start}..{until}")
-        self.input_mean_ = train_x[finite].mean(axis=0)
-        self.input_scale_ = train_x[finite].std(axis=0) + 1e-12
+        self.input_mean_, self.input_scale_ = input_scaling(train_x, "LSTMVolatility", start, until)
         z = self._standardise(x)
         returns = np.asarray(market.returns, dtype=np.float64)
         self.floor_ = _FLOOR * float(np.nanmean(returns[first : until + 1] ** 2))
