@@ -220,7 +220,7 @@ def backtest(
         seed ensemble count, as ``allocgym run`` passes; pass more when configurations
         were tried and dropped before this run (a sweep, a discarded variant).
     n_boot : int
-        Bootstrap replications of the Sharpe confidence interval.
+        Bootstrap replications of the Sharpe confidence interval; 0 skips it (NaN).
     name : str
         Experiment name written in the config and the report.
     out : path, optional
@@ -240,6 +240,8 @@ def backtest(
     splitter = _check_splitter(splitter)
     env = _check_settings(env, named)
     benchmark = _benchmark(named, benchmark)
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 0:
+        raise ValueError(f"n_boot={n_boot!r}; expected an integer >= 0 (0: no interval)")
     folds = list(splitter.split(market.n_dates))
     tracks = {}
     with _progress_bar(len(named) * len(folds), progress) as bar:

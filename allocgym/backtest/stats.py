@@ -191,8 +191,13 @@ def sharpe_bootstrap_ci(
     """Circular block-bootstrap percentile CI of the annualised Sharpe ratio.
 
     Blocks of ``block`` days (default ``⌈T^{1/3}⌉``) drawn with wrap-around keep the
-    short-range dependence of the series (Politis & Romano 1992).
+    short-range dependence of the series (Politis & Romano 1992). ``n_boot=0`` draws
+    nothing and returns ``(nan, nan)``.
     """
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 0:
+        raise ValueError(f"n_boot={n_boot!r}; expected an integer >= 0 (0: no interval)")
+    if n_boot == 0:
+        return float("nan"), float("nan")
     r = np.asarray(returns, dtype=np.float64)
     t = r.size
     if t < 10:

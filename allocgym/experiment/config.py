@@ -376,6 +376,10 @@ class ReportConfig:
     n_boot: int = 1000
     benchmark: str | None = None
 
+    def __post_init__(self) -> None:
+        if isinstance(self.n_boot, bool) or not isinstance(self.n_boot, int) or self.n_boot < 0:
+            _fail("report.n_boot", self.n_boot, "an integer >= 0 (0: no bootstrap interval)")
+
 
 @dataclass(frozen=True)
 class ExperimentConfig:

@@ -120,6 +120,21 @@ def test_overlapping_test_windows_are_refused(market) -> None:
         assert res.returns.index.is_unique and res.returns.index.is_monotonic_increasing
 
 
+def test_a_bad_bootstrap_size_is_refused_before_any_policy_runs(market) -> None:
+    class Counting(EqualWeight):
+        calls = 0
+
+        def act(self, state):
+            Counting.calls += 1
+            return super().act(state)
+
+    with pytest.raises(ValueError, match=r"n_boot=-1; expected an integer >= 0"):
+        backtest({"ew": Counting()}, market, splitter=SPLIT, n_boot=-1)
+    assert Counting.calls == 0
+    res = backtest({"ew": Counting()}, market, splitter=SPLIT, n_boot=0)
+    assert Counting.calls > 0 and res.metrics["sharpe_ci_low"].isna().all()
+
+
 class _WealthSeen(EqualWeight):
     """Daily 1/N that records the wealth and weights its state holds at each decision."""
 

@@ -423,6 +423,18 @@ def test_bootstrap_ci_is_reproducible_and_covers_the_estimate() -> None:
         stats.sharpe_bootstrap_ci(r[:9])
 
 
+def test_bootstrap_of_zero_draws_is_no_interval_and_negative_draws_are_refused() -> None:
+    r = _returns(11, 300)
+    lo, hi = stats.sharpe_bootstrap_ci(r, n_boot=0)
+    assert np.isnan(lo) and np.isnan(hi)
+    table = stats.sharpe_tests(pd.DataFrame({"a": r, "b": _returns(12, 300)}), "b", n_boot=0)
+    assert table[["sharpe_ci_low", "sharpe_ci_high"]].isna().all().all()
+    assert np.isfinite(table.loc["a", "lw_p_value"])
+    for bad in (-1, 2.5, True):
+        with pytest.raises(ValueError, match=rf"n_boot={bad!r}; expected an integer >= 0"):
+            stats.sharpe_bootstrap_ci(r, n_boot=bad)
+
+
 # ---------------------------------------------------------------- sharpe_tests
 
 
