@@ -196,6 +196,8 @@ def sharpe_bootstrap_ci(
     """
     if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 0:
         raise ValueError(f"n_boot={n_boot!r}; expected an integer >= 0 (0: no interval)")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level={level!r}; expected a probability in (0, 1)")
     if n_boot == 0:
         return float("nan"), float("nan")
     r = np.asarray(returns, dtype=np.float64)

@@ -433,6 +433,8 @@ def test_bootstrap_of_zero_draws_is_no_interval_and_negative_draws_are_refused()
     for bad in (-1, 2.5, True):
         with pytest.raises(ValueError, match=rf"n_boot={bad!r}; expected an integer >= 0"):
             stats.sharpe_bootstrap_ci(r, n_boot=bad)
+    with pytest.raises(ValueError, match=r"level=1\.5; expected a probability"):
+        stats.sharpe_bootstrap_ci(r, level=1.5)
 
 
 # ---------------------------------------------------------------- sharpe_tests
