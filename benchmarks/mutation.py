@@ -12,7 +12,10 @@ For every target module the script
    (``raise`` statements), docstrings, annotations and f-strings are not mutated;
 3. runs, for each mutant, only the tests that cover its line (all of the module's tests
    for lines run at import time), in a process forked from one that has already imported
-   the heavy dependencies, so a mutant costs the tests plus importing allocgym;
+   the heavy dependencies, so a mutant costs the tests plus importing allocgym. A mutant
+   those tests let live is run once more against all of the module's tests: coverage
+   credits a line run inside a module-scoped fixture to the first test that used the
+   fixture, which need not be the test that checks what the line computed;
 4. prints the score, ``killed / (mutants - equivalent)``, and every survivor.
 
 Mutants judged equivalent (no test can tell them apart from the original) are listed with
@@ -472,17 +475,25 @@ def run_mutant(mutant: Mutant, tests: list[str], worker: Worker, timeout: float)
     return "survived" if rc == 0 else "killed"
 
 
-def _run_all(jobs: list[tuple[Mutant, list[str]]], workers: list[Worker], timeout: float) -> None:
-    """Test the mutants, one scratch copy per worker; print one mark per mutant."""
+Job = tuple[Mutant, list[str], list[str]]  # the mutant, the tests covering it, all its tests
+
+
+def _run_all(jobs: list[Job], workers: list[Worker], timeout: float) -> None:
+    """Test the mutants, one scratch copy per worker; print one mark per mutant.
+
+    A survivor of its covering tests is run again against all of the module's tests
+    (see the module docstring: fixture-scoped lines are credited to one test only)."""
     free: queue.SimpleQueue[Worker] = queue.SimpleQueue()
     for w in workers:
         free.put(w)
 
-    def one(job: tuple[Mutant, list[str]]) -> Mutant:
-        mutant, tests = job
+    def one(job: Job) -> Mutant:
+        mutant, tests, every = job
         worker = free.get()
         try:
             mutant.status = run_mutant(mutant, tests, worker, timeout)
+            if mutant.status == "survived" and sorted(tests) != sorted(every):
+                mutant.status = run_mutant(mutant, every, worker, timeout)
         finally:
             free.put(worker)
         return mutant
@@ -548,7 +559,7 @@ def main(argv: list[str] | None = None) -> int:
             by_line, base = line_tests(scratch, module, tests)
             timeout = max(60.0, 5 * base)
             print(f"\n{module}: {len(mutants)} mutants, tests take {base:.0f} s", flush=True)
-            jobs: list[tuple[Mutant, list[str]]] = []
+            jobs: list[Job] = []
             for m in mutants:
                 if m.key in equivalent:
                     m.status = "equivalent"
@@ -557,9 +568,9 @@ def main(argv: list[str] | None = None) -> int:
                 for line in range(m.line, m.end_line + 1):
                     covering |= by_line.get(line, set())
                 if covering:
-                    jobs.append((m, _node_ids(covering, scratch) or tests))
+                    jobs.append((m, _node_ids(covering, scratch) or tests, tests))
                 elif m.line in by_line:  # executed at import time only: every test
-                    jobs.append((m, tests))
+                    jobs.append((m, tests, tests))
                 else:
                     m.status = "uncovered"
             _run_all(jobs, workers, timeout)
