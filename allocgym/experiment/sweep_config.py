@@ -10,6 +10,8 @@
       scheduler: fifo              # fifo | asha (Ray Tune early stopping, per fold)
       resources: {cpu: 1, gpu: 0}  # per trial
       num_cpus: 2                  # CPUs of the local Ray instance (default: all)
+      max_turnover: 5.0            # select only configurations trading <= 5x a year
+                                   # on the validation days (default: no limit)
       space:                       # dotted paths into the experiment config
         agents.0.hyperparameters.learning_rate: {loguniform: [1.0e-5, 1.0e-3]}
         agents.0.hyperparameters.gamma: [0.95, 0.99]           # a list = grid / choice
@@ -103,7 +105,9 @@ class SweepConfig:
     trained with one seed. The metric optimised is the validation Sharpe ratio: on
     every walk-forward fold the agent trains on the training part minus its last
     ``validation`` days and is evaluated on those days; the test windows are never
-    looked at to choose.
+    looked at to choose. With ``max_turnover`` set, only configurations whose mean
+    validation turnover (one-way, per year) is at most that many times their wealth
+    can be selected.
     """
 
     space: dict[str, Dimension] = field(default_factory=dict)
@@ -116,6 +120,7 @@ class SweepConfig:
     resources: dict[str, float] = field(default_factory=lambda: {"cpu": 1.0, "gpu": 0.0})
     num_cpus: int | None = None
     max_concurrent: int | None = None
+    max_turnover: float | None = None
 
     @classmethod
     def from_dict(cls, data: Any, path: str = "sweep") -> SweepConfig:
@@ -143,6 +148,11 @@ class SweepConfig:
         for key in ("num_cpus", "max_concurrent"):
             if data.get(key) is not None:
                 kw[key] = _int(data[key], f"{path}.{key}", 1)
+        if data.get("max_turnover") is not None:
+            cap = data["max_turnover"]
+            if not isinstance(cap, int | float) or isinstance(cap, bool) or not cap > 0:
+                _fail(f"{path}.max_turnover", cap, "a number > 0 (turnover per year) or null")
+            kw["max_turnover"] = float(cap)
         if "seeds" in data:
             seeds = data["seeds"]
             if isinstance(seeds, int) and not isinstance(seeds, bool):
@@ -182,6 +192,7 @@ class SweepConfig:
             "resources": dict(self.resources),
             "num_cpus": self.num_cpus,
             "max_concurrent": self.max_concurrent,
+            "max_turnover": self.max_turnover,
         }
 
 

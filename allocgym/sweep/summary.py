@@ -1,7 +1,9 @@
 """The sweep's summary: every trial and configuration tried, the selection and its DSR.
 
 The configuration selected is the one with the highest validation Sharpe ratio
-averaged over its seeds (the test windows play no part in the choice). Its deflated
+averaged over its seeds, among those whose mean validation turnover is at most
+``sweep.max_turnover`` when that is set (the test windows play no part in the choice;
+none qualifying selects nothing, and ``allocgym sweep`` exits with 1). Its deflated
 Sharpe ratio (Bailey & López de Prado 2014) is computed on its out-of-sample returns
 (averaged over seeds) with ``n_trials`` = the number of configurations tried, failed
 and early-stopped ones included, and the variance of the Sharpe ratios across the
@@ -39,14 +41,16 @@ class SweepResults:
     ----------
     trials : DataFrame
         One row per trial (index ``trial_id``): config_id, seed, status, val_sharpe,
-        ``oos_*`` metrics, the parameters (one column per dotted path), error.
+        val_turnover, ``oos_*`` metrics, the parameters (one column per dotted path), error.
     configs : DataFrame
         One row per configuration (index ``config_id``): seeds finished, mean
         validation and out-of-sample metrics, parameters.
     n_configurations : int
         Configurations tried (the ``n_trials`` of the deflated Sharpe ratio).
     selected : str or None
-        The configuration with the best mean validation Sharpe.
+        The configuration with the best mean validation Sharpe (among those whose mean
+        validation turnover is at most ``sweep.max_turnover``, when it is set); None
+        when no configuration qualifies.
     selected_dsr : float
         Its deflated Sharpe ratio out of sample (NaN if it has no returns).
     root : Path
@@ -65,13 +69,18 @@ class SweepResults:
         return int((self.trials["status"] == "error").sum()) if len(self.trials) else 0
 
     def table_text(self) -> str:
-        wanted = ("config_id", "seed", "status", "val_sharpe", "oos_sharpe")
+        wanted = ("config_id", "seed", "status", "val_sharpe", "val_turnover", "oos_sharpe")
         cols = [c for c in wanted if c in self.trials]
         table = self.trials[cols].to_string(float_format=lambda x: f"{x:.4f}")
+        chosen = (
+            f"selected: {self.selected} (deflated Sharpe {self.selected_dsr:.4f} with "
+            f"n_trials={self.n_configurations})"
+            if self.selected is not None
+            else "selected: none (no configuration finished, or none within sweep.max_turnover)"
+        )
         return (
             f"\n{table}\n\n{self.n_configurations} configurations tried, "
-            f"{len(self.trials)} trials, {self.n_failed} failed; selected: {self.selected} "
-            f"(deflated Sharpe {self.selected_dsr:.4f} with n_trials={self.n_configurations})"
+            f"{len(self.trials)} trials, {self.n_failed} failed; {chosen}"
         )
 
 
@@ -116,6 +125,7 @@ def summarise(
     for r in records:
         row = {k: r.get(k) for k in ("trial_id", "config_id", "seed", "status")}
         row["val_sharpe"] = r.get("val_sharpe", math.nan)
+        row["val_turnover"] = r.get("val_turnover", math.nan)
         row.update({f"oos_{k}": v for k, v in (r.get("oos") or {}).items()})
         row.update(r.get("params", {}))
         row["error"] = r.get("error")
@@ -131,9 +141,7 @@ def summarise(
         if series:
             returns[cid] = pd.concat(series, axis=1).mean(axis=1)
     configs = _config_table(table, sweep)
-    selected, dsr = None, math.nan
-    if len(configs) and configs["val_sharpe"].notna().any():
-        selected = str(configs["val_sharpe"].idxmax())
+    selected, dsr = _select(configs, sweep.max_turnover), math.nan
     if returns:
         frame = pd.DataFrame(returns).dropna()
         tests = sharpe_tests(frame, n_trials=max(n_configs, 1), n_boot=200)
@@ -148,12 +156,23 @@ def summarise(
     return results
 
 
+def _select(configs: pd.DataFrame, max_turnover: float | None) -> str | None:
+    """The best mean validation Sharpe among the configurations within the turnover cap."""
+    if not len(configs):
+        return None
+    eligible = configs["val_sharpe"].dropna()
+    if max_turnover is not None:
+        within = configs["val_turnover"].reindex(eligible.index) <= max_turnover
+        eligible = eligible[within.fillna(False).astype(bool)]
+    return str(eligible.idxmax()) if len(eligible) else None
+
+
 def _config_table(table: pd.DataFrame, sweep: SweepConfig) -> pd.DataFrame:
     if not len(table):
         return pd.DataFrame()
     params = [c for c in table.columns if c in sweep.space or "." in str(c)]
     ok = table[table["status"] == "ok"]
-    metrics = [c for c in table.columns if c == "val_sharpe" or str(c).startswith("oos_")]
+    metrics = [c for c in table.columns if str(c).startswith(("val_", "oos_"))]
     grouped = ok.groupby("config_id")[metrics].mean() if len(ok) else pd.DataFrame()
     first = table.groupby("config_id")[params].first()
     out = first.join(grouped, how="left")
@@ -181,7 +200,13 @@ def _markdown(results: SweepResults, config: Any, sweep: SweepConfig) -> str:
         "",
         f"- search: {sweep.search}, scheduler: {sweep.scheduler}, seeds: {list(sweep.seeds)}",
         f"- metric: validation Sharpe on the last {sweep.validation} days of each fold's "
-        "training part (test windows never used to choose)",
+        "training part (test windows never used to choose)"
+        + (
+            ""
+            if sweep.max_turnover is None
+            else f"; only configurations with a mean validation turnover <= "
+            f"{sweep.max_turnover:g}x a year can be selected"
+        ),
         f"- **configurations tried: {results.n_configurations}** "
         f"({len(results.trials)} trials, {results.n_failed} failed)",
         f"- selected configuration: **{results.selected}**, out-of-sample deflated Sharpe "

@@ -7,7 +7,8 @@ agent's seeds set to the trial's seed. It runs in ``<sweep>/trials/<trial_id>/``
    trains on the fold's training part minus its last ``validation`` days (and the
    purge gap) and is backtested on those days; the metric is the annualised Sharpe
    ratio of the validation returns of the folds seen so far, reported after each fold
-   (ASHA can stop a trial there). The test windows are never used to choose.
+   (ASHA can stop a trial there); the validation turnover is recorded beside it (for
+   ``sweep.max_turnover``). The test windows are never used to choose.
 2. **Out of sample**: :func:`allocgym.experiment.run_experiment` on the variant config,
    the function behind ``allocgym run`` (results, report, TensorBoard, saved models).
 
@@ -33,12 +34,42 @@ from allocgym.exceptions import ConfigError, DataError
 from allocgym.experiment.config import ExperimentConfig, load_config
 from allocgym.sweep.space import Trial, apply_params
 
-__all__ = ["OOS_METRICS", "read_record", "run_trial", "trial_config", "validation_pass"]
+__all__ = [
+    "OOS_METRICS",
+    "Validation",
+    "read_record",
+    "run_trial",
+    "trial_config",
+    "validation_pass",
+]
 
 OOS_METRICS = ("sharpe", "ann_return", "ann_volatility", "max_drawdown", "turnover")
 RECORD = "trial.json"
 
 Reporter = Callable[[dict[str, Any]], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class Validation:
+    """What :func:`validation_pass` measured.
+
+    Attributes
+    ----------
+    sharpe : list of float
+        The annualised Sharpe ratio of the validation returns of folds ``0..k``, for
+        each fold ``k`` (the last is the trial's metric).
+    turnover : list of float
+        Each fold's validation turnover: one-way traded fraction of wealth per year,
+        as in the report's ``turnover`` column.
+    """
+
+    sharpe: list[float]
+    turnover: list[float]
+
+    @property
+    def mean_turnover(self) -> float:
+        """Mean validation turnover per year over the folds (equal-length windows)."""
+        return float(np.mean(self.turnover)) if self.turnover else float("nan")
 
 
 def trial_config(base: ExperimentConfig, trial: Trial, trials_dir: Path) -> ExperimentConfig:
@@ -70,8 +101,9 @@ def validation_pass(
     folds: list[tuple[np.ndarray, np.ndarray]],
     validation: int,
     report: Reporter | None = None,
-) -> list[float]:
-    """Validation Sharpe after each fold (running, on the validation days seen so far).
+) -> Validation:
+    """Validation Sharpe after each fold (running, on the validation days seen so far),
+    and each fold's validation turnover.
 
     Each fold's training part ``[a, b)`` is split into ``[a, b - v - purge)`` to train
     and ``[b - v, b)`` to evaluate (``v = validation``), through the same
@@ -86,7 +118,8 @@ def validation_pass(
     agents = {k: p for k, p in build_policies(val_config).items() if hasattr(p, "checkpoint_dir")}
     purge = config.walk_forward.purge
     returns: list[np.ndarray] = []
-    running = []
+    running: list[float] = []
+    turnover: list[float] = []
     for k, (train, _) in enumerate(folds):
         sub = slice(int(train[0]), int(train[-1]) + 1)
         fit_days = len(train) - validation - purge
@@ -108,9 +141,10 @@ def validation_pass(
         )
         returns.append(res.returns.mean(axis=1).to_numpy())
         running.append(sharpe_ratio(np.concatenate(returns)))
+        turnover.append(float(res.metrics["turnover"].mean()))
         if report is not None and k < len(folds) - 1:
             report({"val_sharpe": _finite(running[-1]), "fold": k + 1})
-    return running
+    return Validation(running, turnover)
 
 
 def run_trial(
@@ -170,9 +204,11 @@ def _run_trial(
 
         with prepare_run(config, progress=False, verbose=False) as prepared:
             config, market, features, _, folds = prepared
-            running = validation_pass(config, market, features, folds, validation, provisional)
-            record["val_sharpe"] = _finite(running[-1])
-            record["val_sharpe_folds"] = [_finite(x) for x in running]
+            val = validation_pass(config, market, features, folds, validation, provisional)
+            record["val_sharpe"] = _finite(val.sharpe[-1])
+            record["val_sharpe_folds"] = [_finite(x) for x in val.sharpe]
+            record["val_turnover"] = _finite(val.mean_turnover)
+            record["val_turnover_folds"] = [_finite(x) for x in val.turnover]
             results = run_experiment(config, progress=False, verbose=False)
         row = results.metrics.loc[record["label"]]
         record["oos"] = {m: _finite(row[m]) for m in OOS_METRICS if m in row.index}

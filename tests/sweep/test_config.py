@@ -15,6 +15,9 @@ def test_defaults_and_round_trip():
     cfg = SweepConfig.from_dict({"space": SPACE, "seeds": [0, 1]})
     assert cfg.search == "grid" and cfg.seeds == (0, 1) and cfg.resources["cpu"] == 1.0
     assert SweepConfig.from_dict(cfg.to_dict()) == cfg
+    assert cfg.max_turnover is None
+    capped = SweepConfig.from_dict({"space": SPACE, "max_turnover": 5})
+    assert capped.max_turnover == 5.0 and SweepConfig.from_dict(capped.to_dict()) == capped
 
 
 @pytest.mark.parametrize(
@@ -31,6 +34,8 @@ def test_defaults_and_round_trip():
         ({"space": SPACE, "validation": 1}, r"sweep\.validation: 1 is invalid; expected an int"),
         ({"space": SPACE, "resources": {"tpu": 1}}, r"sweep\.resources\.tpu"),
         ({"space": SPACE, "scheduler": "hyperband"}, r"sweep\.scheduler: 'hyperband'"),
+        ({"space": SPACE, "max_turnover": 0}, r"sweep\.max_turnover: 0 is invalid; expected a"),
+        ({"space": SPACE, "max_turnover": "5x"}, r"sweep\.max_turnover: '5x' is invalid"),
     ],
 )
 def test_validation_messages_name_key_value_and_allowed(data, match):
@@ -85,3 +90,24 @@ def test_apply_params_sets_nested_values_and_names_bad_paths():
     assert base["env"]["cost_bps"] == 10  # a copy
     with pytest.raises(ConfigError, match=r"sweep\.space\.agents\.3\.name: 'agents\.3'"):
         apply_params(base, {"agents.3.name": "sac"})
+
+
+def test_selection_takes_the_best_validation_sharpe_within_the_turnover_cap():
+    import math
+
+    import pandas as pd
+
+    from allocgym.sweep.summary import _select
+
+    configs = pd.DataFrame(
+        {"val_sharpe": [1.5, 1.2, 0.9, math.nan], "val_turnover": [8.3, 4.9, 5.0, 1.0]},
+        index=pd.Index(["c000", "c001", "c002", "c003"], name="config_id"),
+    )
+    assert _select(configs, None) == "c000"  # no cap: the best Sharpe
+    assert _select(configs, 5.0) == "c001"  # c000 trades too much
+    assert _select(configs.drop(index=["c000", "c001"]), 5.0) == "c002"  # 5.0 qualifies
+    assert _select(configs, 4.95) == "c001"
+    assert _select(configs, 4.0) is None  # c003 is within but never finished
+    no_turnover = configs.assign(val_turnover=math.nan)  # records from before the cap
+    assert _select(no_turnover, 5.0) is None and _select(no_turnover, None) == "c000"
+    assert _select(configs.iloc[:0], None) is None

@@ -79,6 +79,7 @@ def validation_calls(monkeypatch) -> list[dict]:
         res = backtest(policies, market, *args, name=name, **kwargs)
         calls[-1]["returns"] = res.returns.index
         calls[-1]["mean_return"] = res.returns.mean(axis=1).to_numpy()
+        calls[-1]["turnover"] = res.metrics["turnover"].to_numpy()
         return res
 
     monkeypatch.setattr(RLAgent, "fit", recorded_fit)
@@ -128,6 +129,8 @@ def test_validation_metric_ignores_the_test_window(
     assert short["val_sharpe_folds"] == [short["val_sharpe"]]
     assert np.isfinite(short["val_sharpe"])
     assert long["val_sharpe"] == short["val_sharpe"]
+    assert short["val_turnover_folds"] == [short["val_turnover"]]  # one fold
+    assert short["val_turnover"] > 0 and long["val_turnover"] == short["val_turnover"]
     assert long["oos"]["sharpe"] != short["oos"]["sharpe"]  # the test windows did differ
     # the same trial in the sweep (same data, seed and threads) validated the same way
     record = json.loads((sequential.root / "trials" / "c000-s0" / "trial.json").read_text())
@@ -152,10 +155,15 @@ def test_validation_windows_end_each_training_part_after_the_purge_gap(
     # folds: train [0, 300) test [310, 510); train [200, 500) test [510, 520)
     assert [(f[0], f[-1], t[0]) for f, t in folds] == [(0, 299, 310), (200, 499, 510)]
     reported: list[dict] = []
-    running = validation_pass(config, market, features, folds, 100, reported.append)
+    val = validation_pass(config, market, features, folds, 100, reported.append)
+    running = val.sharpe
     # the metric after fold k is the Sharpe ratio of the validation days of folds <= k
     first, second = (c["mean_return"] for c in validation_calls)
     assert running == [sharpe_ratio(first), sharpe_ratio(np.concatenate([first, second]))]
+    # each fold's validation turnover is that backtest's (one agent) turnover per year
+    assert [c["turnover"].tolist() for c in validation_calls] == [[t] for t in val.turnover]
+    assert all(t > 0 for t in val.turnover)
+    assert val.mean_turnover == pytest.approx(np.mean(val.turnover), rel=1e-15)
     assert np.isfinite(running).all()
     assert reported == [{"val_sharpe": running[0], "fold": 1}]  # the last is the record's
     # each training part [a, b): the agent trains on [a, b - 110), the 10 purge days are

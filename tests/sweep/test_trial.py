@@ -39,7 +39,8 @@ def backtest_calls(monkeypatch) -> list[dict]:
         calls.append({"market": market, "features": features, **kwargs})
         n = kwargs["splitter"].test
         days = np.linspace(0.0005, 0.0015, n)
-        return types.SimpleNamespace(returns=pd.DataFrame({"PPO": days}))
+        metrics = pd.DataFrame({"turnover": [1.0]}, index=["PPO"])
+        return types.SimpleNamespace(returns=pd.DataFrame({"PPO": days}), metrics=metrics)
 
     monkeypatch.setattr(backtest_module, "backtest", fake_backtest)
     return calls
