@@ -396,36 +396,54 @@ class RLAgent:
         reset, and neither trained nor loaded again: a
         :class:`~allocgym.agents.SeedEnsemble` refits its members on every fold.
         """
+        return self.fit_blocks([(market, features)])
+
+    def fit_blocks(self, blocks: Sequence[tuple[MarketData, FeaturePanel | None]]) -> RLAgent:
+        """Train one model on training blocks separated by gaps, as :meth:`fit` on one.
+
+        Purged cross-validation trains on the rows on both sides of a test block. Each
+        block gets a training env of its own, so no episode, and no return, spans a gap;
+        the model learns the blocks one after the other, in the order given, each for
+        its share of ``timesteps`` in proportion to its days (SB3 rounds each share up
+        to whole rollouts). The model is kept in memory and in ``checkpoint_dir`` under
+        the blocks' ``fold_key`` joined with ``+``.
+        """
         from allocgym.agents.callbacks import FinancialMetricsCallback
 
-        key = self.fold_key(market)
+        key = "+".join(self.fold_key(market) for market, _ in blocks)
         if key in self.fold_policies_:
             self.policy_ = self.fold_policies_[key]
             self.policy_.reset()  # a new schedule, as a freshly trained or loaded one
             self.n_folds_reused_ += 1
             return self
-        env = self.make_env(market, self.observed_features(market, features))
-        model = self._new_model(env)
+        envs = [self.make_env(m, self.observed_features(m, f)) for m, f in blocks]
+        model = self._new_model(envs[0])
         saved = None if self.checkpoint_dir is None else self.checkpoint_dir / key
         if saved is not None and (saved / "agent.json").exists():
-            self.policy_ = AgentPolicy.load(saved, env.action_map, like=model)
+            self.policy_ = AgentPolicy.load(saved, envs[0].action_map, like=model)
             self.fold_policies_[key] = self.policy_
             self.n_folds_loaded_ += 1
             if self.progress is not None:
                 self.progress(self.timesteps)
             return self
-        metrics = FinancialMetricsCallback(days_per_step=env.rebalance_every)
-        callbacks = [metrics]
-        if self.progress is not None:
-            callbacks.append(_ProgressCallback(self.progress, self.timesteps))
-        model.learn(
-            total_timesteps=self.timesteps,
-            callback=callbacks,
-            # SB3 joins it to tensorboard_log: a label like "../x" must not leave that folder
-            tb_log_name=safe_component(f"{self.name}_fold{key}"),
-        )
-        self.training_episodes_.extend(metrics.episodes_)
-        self.policy_ = AgentPolicy.from_env(model, env, self.name)
+        days = np.cumsum([m.n_dates for m, _ in blocks])
+        cuts = np.rint(self.timesteps * days / days[-1]).astype(int)
+        for i, (env, steps) in enumerate(zip(envs, np.diff(cuts, prepend=0), strict=True)):
+            if i:
+                model.set_env(monitored(env))
+            metrics = FinancialMetricsCallback(days_per_step=env.rebalance_every)
+            callbacks = [metrics]
+            if self.progress is not None:
+                callbacks.append(_ProgressCallback(self.progress, int(steps)))
+            model.learn(
+                total_timesteps=max(int(steps), 1),
+                callback=callbacks,
+                reset_num_timesteps=i == 0,  # one TensorBoard run, one step count
+                # SB3 joins it to tensorboard_log: a label like "../x" must not leave that folder
+                tb_log_name=safe_component(f"{self.name}_fold{key}"),
+            )
+            self.training_episodes_.extend(metrics.episodes_)
+        self.policy_ = AgentPolicy.from_env(model, envs[0], self.name)
         self.fold_policies_[key] = self.policy_
         self.n_folds_trained_ += 1
         if saved is not None:
@@ -489,16 +507,21 @@ class _ProgressCallback(BaseCallback):
     def __init__(self, report: Callable[[int], None], limit: int, every: int = 256) -> None:
         super().__init__()
         self.report, self.limit, self.every, self._last = report, limit, every, 0
+        self._start = 0  # the model's step count when this learn() began
+
+    def _on_training_start(self) -> None:
+        # a later block of fit_blocks continues the model's count (reset_num_timesteps=False)
+        self._start = self.num_timesteps
 
     def _flush(self) -> None:
         # SB3 rounds training up to whole rollouts; the bar counts the requested steps
-        done = min(self.num_timesteps, self.limit)
+        done = min(self.num_timesteps - self._start, self.limit)
         if done > self._last:
             self.report(done - self._last)
             self._last = done
 
     def _on_step(self) -> bool:
-        if self.num_timesteps - self._last >= self.every:
+        if self.num_timesteps - self._start - self._last >= self.every:
             self._flush()
         return True
 

@@ -12,6 +12,8 @@
       num_cpus: 2                  # CPUs of the local Ray instance (default: all)
       max_turnover: 5.0            # select only configurations trading <= 5x a year
                                    # on the validation days (default: no limit)
+      cv: {kind: purged_kfold, n_splits: 3, embargo: 5}
+                                   # default {kind: holdout}: the last `validation` days
       space:                       # dotted paths into the experiment config
         agents.0.hyperparameters.learning_rate: {loguniform: [1.0e-5, 1.0e-3]}
         agents.0.hyperparameters.gamma: [0.95, 0.99]           # a list = grid / choice
@@ -28,11 +30,20 @@ from typing import Any
 
 from allocgym.exceptions import ConfigError
 
-__all__ = ["DISTRIBUTIONS", "SCHEDULERS", "SEARCHES", "Dimension", "SweepConfig"]
+__all__ = [
+    "CV_KINDS",
+    "DISTRIBUTIONS",
+    "SCHEDULERS",
+    "SEARCHES",
+    "CrossValidation",
+    "Dimension",
+    "SweepConfig",
+]
 
 SEARCHES = ("grid", "random", "optuna")
 SCHEDULERS = ("fifo", "asha")
 DISTRIBUTIONS = ("grid", "choice", "uniform", "loguniform", "randint")
+CV_KINDS = ("holdout", "purged_kfold")
 
 
 def _fail(path: str, value: Any, expected: str) -> typing.NoReturn:
@@ -98,6 +109,46 @@ class Dimension:
 
 
 @dataclass(frozen=True)
+class CrossValidation:
+    """How a trial is validated inside each walk-forward fold's training part.
+
+    ``holdout``: train on the part minus its last ``sweep.validation`` days (and the
+    purge gap), evaluate on those days. ``purged_kfold``: split the part with
+    :class:`~allocgym.backtest.PurgedKFold` (``n_splits`` contiguous test blocks, the
+    ``embargo`` days after each dropped from training) and evaluate every block with an
+    agent trained on the rest (López de Prado 2018, ch. 7).
+    """
+
+    kind: str = "holdout"
+    n_splits: int = 3
+    embargo: int = 0
+
+    @classmethod
+    def from_yaml(cls, data: Any, path: str) -> CrossValidation:
+        if not isinstance(data, dict):
+            _fail(path, data, f"a mapping {{kind: KIND, ...}}, KIND in {list(CV_KINDS)}")
+        kind = data.get("kind")
+        if kind not in CV_KINDS:
+            _fail(f"{path}.kind", kind, f"one of {list(CV_KINDS)}")
+        allowed = ["kind"] if kind == "holdout" else ["kind", "n_splits", "embargo"]
+        unknown = sorted(set(map(str, data)) - set(allowed))
+        if unknown:
+            raise ConfigError(
+                f"{path}.{unknown[0]}: unknown key for kind {kind}; allowed keys: {allowed}"
+            )
+        kw = {"kind": kind}
+        for key, low in (("n_splits", 2), ("embargo", 0)):
+            if key in data:
+                kw[key] = _int(data[key], f"{path}.{key}", low)
+        return cls(**kw)
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.kind == "holdout":
+            return {"kind": "holdout"}
+        return {"kind": self.kind, "n_splits": self.n_splits, "embargo": self.embargo}
+
+
+@dataclass(frozen=True)
 class SweepConfig:
     """Search space, search algorithm, seeds, validation window and resources of a sweep.
 
@@ -107,7 +158,8 @@ class SweepConfig:
     ``validation`` days and is evaluated on those days; the test windows are never
     looked at to choose. With ``max_turnover`` set, only configurations whose mean
     validation turnover (one-way, per year) is at most that many times their wealth
-    can be selected.
+    can be selected. ``cv`` replaces that hold-out by purged k-fold validation inside
+    each training part (:class:`CrossValidation`).
     """
 
     space: dict[str, Dimension] = field(default_factory=dict)
@@ -121,6 +173,7 @@ class SweepConfig:
     num_cpus: int | None = None
     max_concurrent: int | None = None
     max_turnover: float | None = None
+    cv: CrossValidation = field(default_factory=CrossValidation)
 
     @classmethod
     def from_dict(cls, data: Any, path: str = "sweep") -> SweepConfig:
@@ -153,6 +206,8 @@ class SweepConfig:
             if not isinstance(cap, int | float) or isinstance(cap, bool) or not cap > 0:
                 _fail(f"{path}.max_turnover", cap, "a number > 0 (turnover per year) or null")
             kw["max_turnover"] = float(cap)
+        if "cv" in data:
+            kw["cv"] = CrossValidation.from_yaml(data["cv"], f"{path}.cv")
         if "seeds" in data:
             seeds = data["seeds"]
             if isinstance(seeds, int) and not isinstance(seeds, bool):
@@ -193,6 +248,7 @@ class SweepConfig:
             "num_cpus": self.num_cpus,
             "max_concurrent": self.max_concurrent,
             "max_turnover": self.max_turnover,
+            "cv": self.cv.to_dict(),
         }
 
 

@@ -181,6 +181,17 @@ def _config_table(table: pd.DataFrame, sweep: SweepConfig) -> pd.DataFrame:
     return out
 
 
+def _validated(sweep: SweepConfig) -> str:
+    """Where the validation returns come from, in words."""
+    cv = sweep.cv
+    if cv.kind == "purged_kfold":
+        return (
+            f"of the out-of-fold returns of purged {cv.n_splits}-fold cross-validation "
+            f"(embargo {cv.embargo} days) inside each fold's training part"
+        )
+    return f"on the last {sweep.validation} days of each fold's training part"
+
+
 def _markdown(results: SweepResults, config: Any, sweep: SweepConfig) -> str:
     def fmt(df: pd.DataFrame) -> str:
         if not len(df):
@@ -199,8 +210,8 @@ def _markdown(results: SweepResults, config: Any, sweep: SweepConfig) -> str:
         f"# Sweep {config.name}",
         "",
         f"- search: {sweep.search}, scheduler: {sweep.scheduler}, seeds: {list(sweep.seeds)}",
-        f"- metric: validation Sharpe on the last {sweep.validation} days of each fold's "
-        "training part (test windows never used to choose)"
+        f"- metric: validation Sharpe {_validated(sweep)} "
+        "(test windows never used to choose)"
         + (
             ""
             if sweep.max_turnover is None

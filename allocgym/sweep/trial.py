@@ -5,10 +5,12 @@ agent's seeds set to the trial's seed. It runs in ``<sweep>/trials/<trial_id>/``
 
 1. **Validation** (what the search optimises). On every walk-forward fold the agent
    trains on the fold's training part minus its last ``validation`` days (and the
-   purge gap) and is backtested on those days; the metric is the annualised Sharpe
-   ratio of the validation returns of the folds seen so far, reported after each fold
-   (ASHA can stop a trial there); the validation turnover is recorded beside it (for
-   ``sweep.max_turnover``). The test windows are never used to choose.
+   purge gap) and is backtested on those days, or, with ``sweep.cv`` purged k-fold,
+   trains and is backtested once per split of the training part; the metric is the
+   annualised Sharpe ratio of the validation returns of the folds seen so far,
+   reported after each fold (ASHA can stop a trial there); the validation turnover is
+   recorded beside it (for ``sweep.max_turnover``). The test windows are never used to
+   choose.
 2. **Out of sample**: :func:`allocgym.experiment.run_experiment` on the variant config,
    the function behind ``allocgym run`` (results, report, TensorBoard, saved models).
 
@@ -23,7 +25,7 @@ import dataclasses
 import json
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,7 @@ import numpy as np
 from allocgym._io import atomic_write
 from allocgym.exceptions import ConfigError, DataError
 from allocgym.experiment.config import ExperimentConfig, load_config
+from allocgym.experiment.sweep_config import CrossValidation, SweepConfig
 from allocgym.sweep.space import Trial, apply_params
 
 __all__ = [
@@ -59,8 +62,9 @@ class Validation:
         The annualised Sharpe ratio of the validation returns of folds ``0..k``, for
         each fold ``k`` (the last is the trial's metric).
     turnover : list of float
-        Each fold's validation turnover: one-way traded fraction of wealth per year,
-        as in the report's ``turnover`` column.
+        The turnover of each validation backtest (one per fold with the hold-out, one
+        per fold and split with purged k-fold, in that order): one-way traded fraction
+        of wealth per year, as in the report's ``turnover`` column.
     """
 
     sharpe: list[float]
@@ -68,7 +72,8 @@ class Validation:
 
     @property
     def mean_turnover(self) -> float:
-        """Mean validation turnover per year over the folds (equal-length windows)."""
+        """Mean validation turnover per year over the backtests (equal windows with the
+        hold-out; k-fold blocks differ by the first block's ``window`` days of history)."""
         return float(np.mean(self.turnover)) if self.turnover else float("nan")
 
 
@@ -101,50 +106,154 @@ def validation_pass(
     folds: list[tuple[np.ndarray, np.ndarray]],
     validation: int,
     report: Reporter | None = None,
+    cv: CrossValidation | None = None,
 ) -> Validation:
     """Validation Sharpe after each fold (running, on the validation days seen so far),
-    and each fold's validation turnover.
+    and each validation backtest's turnover.
 
-    Each fold's training part ``[a, b)`` is split into ``[a, b - v - purge)`` to train
-    and ``[b - v, b)`` to evaluate (``v = validation``), through the same
+    With the hold-out (``cv`` None or ``kind: holdout``) each fold's training part
+    ``[a, b)`` is split into ``[a, b - v - purge)`` to train and ``[b - v, b)`` to
+    evaluate (``v = validation``). With ``kind: purged_kfold`` the part is split by
+    :class:`~allocgym.backtest.PurgedKFold` (``horizon = purge + 1``, ``cv.embargo``),
+    and every test block is evaluated with the agent trained on the purged rows around
+    it (:func:`_purged_kfold`). Both go through the same
     :func:`~allocgym.backtest.backtest` and environment settings as ``allocgym run``.
     Models and TensorBoard curves go to ``<trial>/validation/``.
     """
-    from allocgym.backtest import WalkForward, backtest
     from allocgym.backtest.metrics import sharpe_ratio
     from allocgym.experiment.runner import build_policies
 
+    cv = CrossValidation() if cv is None else cv
     val_config = dataclasses.replace(config, output_dir=str(config.run_dir), name="validation")
     agents = {k: p for k, p in build_policies(val_config).items() if hasattr(p, "checkpoint_dir")}
-    purge = config.walk_forward.purge
     returns: list[np.ndarray] = []
     running: list[float] = []
     turnover: list[float] = []
     for k, (train, _) in enumerate(folds):
         sub = slice(int(train[0]), int(train[-1]) + 1)
-        fit_days = len(train) - validation - purge
-        if fit_days <= config.env.window + 1:
-            raise ConfigError(
-                f"sweep.validation: {validation} is invalid; the {len(train)}-day training "
-                f"part leaves {fit_days} days to train on, expected more than window + 1 = "
-                f"{config.env.window + 1}"
-            )
-        res = backtest(
-            agents,
-            market[sub],
-            None if features is None else features[sub],
-            splitter=WalkForward(fit_days, validation, purge=purge),
-            env=config.env,
-            n_boot=10,
-            name=f"{config.name} validation fold {k}",
-            progress=False,
-        )
-        returns.append(res.returns.mean(axis=1).to_numpy())
+        part = (market[sub], None if features is None else features[sub])
+        if cv.kind == "holdout":
+            results = [_holdout(config, agents, part, validation, k)]
+        else:
+            results = _purged_kfold(config, agents, part, cv, k)
+        for res in results:
+            returns.append(res.returns.mean(axis=1).to_numpy())
+            turnover.append(float(res.metrics["turnover"].mean()))
         running.append(sharpe_ratio(np.concatenate(returns)))
-        turnover.append(float(res.metrics["turnover"].mean()))
         if report is not None and k < len(folds) - 1:
             report({"val_sharpe": _finite(running[-1]), "fold": k + 1})
     return Validation(running, turnover)
+
+
+_Part = tuple[Any, Any]  # a training part's (MarketData, FeaturePanel or None)
+
+
+def _holdout(config: ExperimentConfig, agents: dict, part: _Part, validation: int, k: int) -> Any:
+    """Train on the part minus its last ``validation`` days and the purge; test on them."""
+    from allocgym.backtest import WalkForward, backtest
+
+    market, features = part
+    purge = config.walk_forward.purge
+    fit_days = market.n_dates - validation - purge
+    if fit_days <= config.env.window + 1:
+        raise ConfigError(
+            f"sweep.validation: {validation} is invalid; the {market.n_dates}-day training "
+            f"part leaves {fit_days} days to train on, expected more than window + 1 = "
+            f"{config.env.window + 1}"
+        )
+    return backtest(
+        agents,
+        market,
+        features,
+        splitter=WalkForward(fit_days, validation, purge=purge),
+        env=config.env,
+        n_boot=10,
+        name=f"{config.name} validation fold {k}",
+        progress=False,
+    )
+
+
+def _purged_kfold(
+    config: ExperimentConfig, agents: dict, part: _Part, cv: CrossValidation, k: int
+) -> Iterator[Any]:
+    """One validation backtest per split of :class:`~allocgym.backtest.PurgedKFold`.
+
+    The agents are fitted on the split's training rows, one block per contiguous run
+    (``RLAgent.fit_blocks``: no episode spans the test block), then stepped over the
+    test block ``[s, e]`` of the part cut after it (rows ``<= e``): decisions at
+    ``max(s, window)..e - 1`` (the first block keeps its first ``window`` days as
+    history), returns dated ``s + 1..e``. The training env never reads a price past its
+    block and the test returns only prices ``s..e``, so ``horizon = purge + 1`` leaves
+    the hold-out's gap of ``purge`` days on each side of the block, and the embargo
+    drops the ``embargo`` days after it, whose features look back into it.
+    """
+    from allocgym.backtest import PurgedKFold, backtest
+
+    market, features = part
+    env = config.env
+    splitter = PurgedKFold(cv.n_splits, config.walk_forward.purge + 1, cv.embargo)
+    splits = []
+    for j, (train, test) in enumerate(splitter.split(market.n_dates)):
+        blocks = np.split(train, np.flatnonzero(np.diff(train) > 1) + 1)
+        first, stop = max(int(test[0]), env.window), int(test[-1]) + 1
+        where = f"split {j} of the {market.n_dates}-day training part of fold {k}"
+        _check_split(env, cv, [len(b) for b in blocks], int(test[0]), stop, where)
+        splits.append((blocks, first, stop))
+    for j, (blocks, first, stop) in enumerate(splits):
+        for agent in agents.values():
+            agent.fit_blocks([(market[_rows(b)], _sliced(features, b)) for b in blocks])
+        yield backtest(
+            agents,
+            market[:stop],
+            _sliced(features, np.arange(stop)),
+            splitter=_TestBlock(first, stop),
+            env=env,
+            n_boot=10,
+            name=f"{config.name} validation fold {k} split {j}",
+            progress=False,
+        )
+
+
+def _check_split(
+    env: Any, cv: CrossValidation, days: list[int], start: int, stop: int, where: str
+) -> None:
+    """Refuse a split whose training blocks hold no training decision, or whose test
+    block ``[start, stop)`` has no return after the part's first ``window`` days."""
+    need = env.window + env.rebalance_every + 1
+    if min(days) < need or stop - max(start, env.window) < 2:
+        raise ConfigError(
+            f"sweep.cv: {cv.to_dict()} is invalid; {where} trains on blocks of {days} days "
+            f"and tests on rows {start}..{stop - 1}, expected blocks of at least window + "
+            f"rebalance_every + 1 = {need} days and a test block reaching 2 days past row "
+            f"window = {env.window} (fewer splits or a shorter embargo)"
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class _TestBlock:
+    """A splitter of one test window ``[start, stop)`` with no training rows: the
+    backtest fits a policy only on a non-empty training part, so the agents fitted on
+    the purged blocks are stepped as they are."""
+
+    start: int
+    stop: int
+
+    @property
+    def test(self) -> int:
+        return self.stop - self.start
+
+    stride = test  # one window: no overlap
+
+    def split(self, n_samples: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        yield np.empty(0, dtype=np.int64), np.arange(self.start, self.stop, dtype=np.int64)
+
+
+def _rows(block: np.ndarray) -> slice:
+    return slice(int(block[0]), int(block[-1]) + 1)
+
+
+def _sliced(features: Any, block: np.ndarray) -> Any:
+    return None if features is None else features[_rows(block)]
 
 
 def run_trial(
@@ -204,7 +313,8 @@ def _run_trial(
 
         with prepare_run(config, progress=False, verbose=False) as prepared:
             config, market, features, _, folds = prepared
-            val = validation_pass(config, market, features, folds, validation, provisional)
+            cv = None if base.sweep is None else SweepConfig.from_dict(base.sweep).cv
+            val = validation_pass(config, market, features, folds, validation, provisional, cv)
             record["val_sharpe"] = _finite(val.sharpe[-1])
             record["val_sharpe_folds"] = [_finite(x) for x in val.sharpe]
             record["val_turnover"] = _finite(val.mean_turnover)

@@ -68,6 +68,21 @@ def test_by_default_a_policy_decides_at_every_step(synthetic_market, env):
     assert model.calls == 4
 
 
+def test_a_policy_decides_every_rebalance_every_steps_and_holds_between(synthetic_market, env):
+    """With rebalance_every=4 the model is asked at steps 0, 4 and 8 of 10 only; on the
+    other steps the policy returns the weights held (an even period, so that a counter
+    stepping by 2 or backwards would decide at other steps)."""
+    model = _CountingModel(synthetic_market.n_assets + 1)
+    policy = AgentPolicy(model, rebalance_every=4)
+    held = np.full(synthetic_market.n_assets + 1, 1.0 / (synthetic_market.n_assets + 1))
+    decided = []
+    for step in range(10):
+        w = policy.act(_state(synthetic_market, env, held))
+        if not np.array_equal(w, held):
+            decided.append(step)
+    assert decided == [0, 4, 8] and model.calls == 3
+
+
 def test_by_default_a_policy_acts_with_the_mean_action(synthetic_market, env):
     """deterministic=True by default: the same observation gives the same weights, the
     model's deterministic action mapped to weights (an untrained PPO samples with sd 1)."""
@@ -219,7 +234,17 @@ def test_the_progress_reports_add_up_to_the_requested_steps_during_training(synt
     agent.fit(synthetic_market[:300])
     assert agent.policy_.model.num_timesteps == 640 and agent.policy_.model.n_steps == 16
     assert sum(reports) == 600
-    assert len(reports) > 1 and all(r >= 256 for r in reports[:-1])
+    # 4 portfolios a step: a report as soon as 256 steps are done (at 256 and 512, not
+    # at 260), then the remainder of the 600 asked for at the end
+    assert reports == [256, 256, 88]
+
+
+def test_no_empty_progress_report_when_training_ends_on_a_report(synthetic_market):
+    """512 steps are 8 whole rollouts of 4 x 16: the reports at 256 and 512 say it all."""
+    reports: list[int] = []
+    hp = {**TINY_HP, "batch_size": 32}
+    _agent(512, n_envs=4, hyperparameters=hp, progress=reports.append).fit(synthetic_market[:300])
+    assert reports == [256, 256]
 
 
 @pytest.mark.parametrize(
@@ -268,3 +293,15 @@ def test_n_envs_must_be_a_positive_integer(n_envs):
 def test_n_envs_accepts_numpy_integers():
     agent = RLAgent("ppo", n_envs=np.int64(3))
     assert agent.n_envs == 3 and type(agent.n_envs) is int
+
+
+def test_training_on_two_blocks_reports_each_block_as_it_goes(synthetic_market):
+    """fit_blocks: two 150-day blocks share 1,024 steps (512 each); the second block
+    continues the model's step count, and its reports still come every 256 of its own
+    steps rather than all at once."""
+    reports: list[int] = []
+    hp = {**TINY_HP, "batch_size": 32}
+    agent = _agent(1024, n_envs=4, hyperparameters=hp, progress=reports.append)
+    agent.fit_blocks([(synthetic_market[:150], None), (synthetic_market[200:350], None)])
+    assert agent.policy_.model.num_timesteps == 1024
+    assert reports == [256, 256, 256, 256]
