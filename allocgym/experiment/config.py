@@ -22,7 +22,7 @@ value and what is allowed whenever something is wrong::
     baselines:
       - {name: equal_weight}
       - {name: min_variance, params: {lookback: 252}}
-    report:      {n_boot: 1000, benchmark: null}
+    report:      {n_boot: 1000, benchmark: null, prior_trials: 0}
 """
 
 from __future__ import annotations
@@ -371,14 +371,24 @@ class BaselineConfig:
 
 @dataclass(frozen=True)
 class ReportConfig:
-    """Statistics of the report: bootstrap size and the benchmark policy (default 1/N)."""
+    """Statistics of the report: bootstrap size, the benchmark policy (default 1/N) and
+    the configurations tried before this run.
+
+    ``prior_trials``: configurations tried elsewhere to arrive at this one (e.g. the
+    sweeps that chose its settings) and not in this run; the deflated Sharpe ratio
+    counts them beside the run's own policies, ``n_trials = policies + prior_trials``.
+    """
 
     n_boot: int = 1000
     benchmark: str | None = None
+    prior_trials: int = 0
 
     def __post_init__(self) -> None:
         if isinstance(self.n_boot, bool) or not isinstance(self.n_boot, int) or self.n_boot < 0:
             _fail("report.n_boot", self.n_boot, "an integer >= 0 (0: no bootstrap interval)")
+        prior = self.prior_trials
+        if isinstance(prior, bool) or not isinstance(prior, int) or prior < 0:
+            _fail("report.prior_trials", prior, "an integer >= 0 (configurations tried before)")
 
 
 @dataclass(frozen=True)

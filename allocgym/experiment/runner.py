@@ -218,8 +218,9 @@ def _run(config, market, features, splitter, folds, *, progress: bool, verbose: 
             env=config.env,
             benchmark=config.report.benchmark,
             # the deflated Sharpe ratio counts every configuration tried: each seed of
-            # each agent, each seed ensemble and each baseline is one row, one trial
-            n_trials=len(policies),
+            # each agent, each seed ensemble and each baseline is one row, one trial,
+            # and so is each configuration tried before the run (report.prior_trials)
+            n_trials=len(policies) + config.report.prior_trials,
             n_boot=config.report.n_boot,
             name=config.name,
             progress=False,  # the training bar above is this run's progress

@@ -96,6 +96,8 @@ def test_defaults_from_an_empty_mapping():
         ),
         ({"env": {"observation": "box"}}, r"env\.observation: 'box' is invalid; expected 'flat'"),
         ({"report": {"n_boot": -3}}, r"report\.n_boot: -3 is invalid; expected an integer >= 0"),
+        ({"report": {"prior_trials": -1}}, r"report\.prior_trials: -1 is invalid; expected an"),
+        ({"report": {"prior_trials": 2.5}}, r"report\.prior_trials: 2\.5 is invalid"),
         ({"agents": [{"reward": "x!"}]}, r"agents\[0\]\.reward: 'x!' is invalid; .*registered"),
         ({"features": {"preset": "huge"}}, r"features\.preset: 'huge' is invalid; expected one"),
         ({"agents": [{"name": "ppo2"}]}, r"agents\[0\]\.name: 'ppo2' is invalid; expected one of"),

@@ -255,3 +255,21 @@ def test_an_observe_name_the_panel_lacks_fails_before_any_training(tmp_path, syn
         run_experiment(config, progress=False, verbose=False)
     assert not (config.run_dir / "models").exists()
     assert not (config.run_dir / ".allocgym-lock").exists()  # the lock was given back
+
+
+def test_deflated_sharpe_counts_the_configurations_tried_before_the_run(tmp_path, synthetic_market):
+    """report.prior_trials: the selection sweeps' configurations join the run's policies
+    in the deflated Sharpe ratio's count of trials."""
+    from allocgym.backtest.stats import sharpe_tests
+
+    cfg = tiny_experiment(
+        tmp_path, synthetic_market, 500, agents=[],
+        baselines=[{"name": "equal_weight"}, {"name": "min_variance"}],
+        report={"n_boot": 0, "prior_trials": 5},
+    )  # fmt: skip
+    results = run_experiment(load_config(cfg), progress=False, verbose=False)
+    assert results.config["n_trials"] == 7  # 2 baselines + 5 tried before
+    expected = sharpe_tests(results.returns, "1/N", n_trials=7, n_boot=0)["dsr"]
+    np.testing.assert_allclose(results.metrics["dsr"], expected[results.metrics.index])
+    alone = sharpe_tests(results.returns, "1/N", n_trials=2, n_boot=0)["dsr"]
+    assert (expected < alone).all()  # more trials tried: a higher bar for each Sharpe
