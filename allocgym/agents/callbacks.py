@@ -1,9 +1,10 @@
-"""Training callbacks: financial metrics of every finished episode in TensorBoard."""
+"""Training callbacks: financial metrics of every finished episode in TensorBoard, and
+the progress of training for a progress bar."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from allocgym.backtest.metrics import sample_std
 
-__all__ = ["FinancialMetricsCallback", "episode_metrics"]
+__all__ = ["FinancialMetricsCallback", "ProgressCallback", "episode_metrics"]
 
 _DAYS = 252
 
@@ -116,3 +117,31 @@ class FinancialMetricsCallback(BaseCallback):
         for key in self._finished[0]:
             self.logger.record(f"episode/{key}", float(np.mean([m[key] for m in self._finished])))
         self._finished = []
+
+
+class ProgressCallback(BaseCallback):
+    """Report training steps to a progress bar every ``every`` steps."""
+
+    def __init__(self, report: Callable[[int], None], limit: int, every: int = 256) -> None:
+        super().__init__()
+        self.report, self.limit, self.every, self._last = report, limit, every, 0
+        self._start = 0  # the model's step count when this learn() began
+
+    def _on_training_start(self) -> None:
+        # a later block of fit_blocks continues the model's count (reset_num_timesteps=False)
+        self._start = self.num_timesteps
+
+    def _flush(self) -> None:
+        # SB3 rounds training up to whole rollouts; the bar counts the requested steps
+        done = min(self.num_timesteps - self._start, self.limit)
+        if done > self._last:
+            self.report(done - self._last)
+            self._last = done
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps - self._start - self._last >= self.every:
+            self._flush()
+        return True
+
+    def _on_training_end(self) -> None:
+        self._flush()

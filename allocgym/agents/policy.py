@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from stable_baselines3.common.callbacks import BaseCallback
 
 from allocgym._io import atomic_write, safe_component
 from allocgym._typing import FloatArray
@@ -408,7 +407,7 @@ class RLAgent:
         to whole rollouts). The model is kept in memory and in ``checkpoint_dir`` under
         the blocks' ``fold_key`` joined with ``+``.
         """
-        from allocgym.agents.callbacks import FinancialMetricsCallback
+        from allocgym.agents.callbacks import FinancialMetricsCallback, ProgressCallback
 
         key = "+".join(self.fold_key(market) for market, _ in blocks)
         if key in self.fold_policies_:
@@ -434,7 +433,7 @@ class RLAgent:
             metrics = FinancialMetricsCallback(days_per_step=env.rebalance_every)
             callbacks = [metrics]
             if self.progress is not None:
-                callbacks.append(_ProgressCallback(self.progress, int(steps)))
+                callbacks.append(ProgressCallback(self.progress, int(steps)))
             model.learn(
                 total_timesteps=max(int(steps), 1),
                 callback=callbacks,
@@ -499,31 +498,3 @@ def _n_envs(algorithm: str, n_envs: Any, timesteps: int, hyperparameters: dict) 
     if not isinstance(n_envs, int | np.integer) or isinstance(n_envs, bool) or n_envs < 1:
         raise ValueError(f"n_envs={n_envs!r} is invalid; expected an integer >= 1 or None")
     return int(n_envs)
-
-
-class _ProgressCallback(BaseCallback):
-    """Report training steps to a progress bar every ``every`` steps."""
-
-    def __init__(self, report: Callable[[int], None], limit: int, every: int = 256) -> None:
-        super().__init__()
-        self.report, self.limit, self.every, self._last = report, limit, every, 0
-        self._start = 0  # the model's step count when this learn() began
-
-    def _on_training_start(self) -> None:
-        # a later block of fit_blocks continues the model's count (reset_num_timesteps=False)
-        self._start = self.num_timesteps
-
-    def _flush(self) -> None:
-        # SB3 rounds training up to whole rollouts; the bar counts the requested steps
-        done = min(self.num_timesteps - self._start, self.limit)
-        if done > self._last:
-            self.report(done - self._last)
-            self._last = done
-
-    def _on_step(self) -> bool:
-        if self.num_timesteps - self._start - self._last >= self.every:
-            self._flush()
-        return True
-
-    def _on_training_end(self) -> None:
-        self._flush()
