@@ -22,6 +22,8 @@ reward, costs) is broken.
     python benchmarks/bench_learning_sanity.py                      # 3 seeds, PPO + SAC
     python benchmarks/bench_learning_sanity.py --variant harder
     python benchmarks/bench_learning_sanity.py --timesteps 300000 --sac-timesteps 0
+    python benchmarks/bench_learning_sanity.py --seeds 100 101 102 --sac-timesteps 0 \
+        --gamma 0.5          # settings tried on markets the README's figures never use
 """
 
 from __future__ import annotations
@@ -81,12 +83,16 @@ def one_seed(seed: int, args: argparse.Namespace, assets: int, strength: float) 
     )  # fmt: skip
     features = build_features(sim.market, "technical", progress=False, cache_dir=False)
     train = int(args.days * 2 / 3)
-    settings = EnvSettings(cost_bps=10.0, window=10, rebalance_every=1, episode_length=252)
+    settings = EnvSettings(
+        cost_bps=10.0, window=10, rebalance_every=1, episode_length=252,
+        norm_window=None if args.norm_window == 0 else args.norm_window, action=args.action,
+    )  # fmt: skip
+    hyper = {} if args.gamma is None else {"gamma": args.gamma}
     policies = {"Oracle": Oracle(sim.truth), "1/N": EqualWeight()}
     budgets = {"PPO": ("ppo", args.timesteps), "SAC": ("sac", args.sac_timesteps)}
     for label, (algo, steps) in budgets.items():
         if steps > 0:
-            policies[label] = RLAgent(algo, steps, seed=seed, env=settings)
+            policies[label] = RLAgent(algo, steps, seed=seed, env=settings, hyperparameters=hyper)
     start = time.perf_counter()
     res = backtest(
         policies, sim.market, features,
@@ -126,6 +132,11 @@ def main() -> None:
     parser.add_argument("--assets", type=int, default=None, help="override the variant's")
     parser.add_argument("--strength", type=float, default=None, help="override the variant's")
     parser.add_argument("--days", type=int, default=3000)
+    parser.add_argument(
+        "--norm-window", type=int, default=252, help="feature standardisation (0: expanding)"
+    )
+    parser.add_argument("--gamma", type=float, default=None, help="the agents' discount")
+    parser.add_argument("--action", default="simplex", help="the env's action map")
     args = parser.parse_args()
     torch.set_num_threads(1)
     variant = VARIANTS[args.variant]
