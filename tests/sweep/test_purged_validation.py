@@ -204,7 +204,7 @@ def test_a_split_leaving_a_too_short_block_is_refused_before_training(two_folds,
     assert calls == [{"envs": []}]
 
 
-def test_a_trial_validates_with_the_sweeps_cv(synthetic_market, tmp_path, monkeypatch):
+def test_a_trial_validates_with_the_sweeps_cv(synthetic_market, tmp_path, monkeypatch, capsys):
     """run_trial takes cv from the base config's sweep section: 3 backtests on one fold."""
     sweep = {"space": SPACE, "cv": {"kind": "purged_kfold", "n_splits": 3, "embargo": 5}}
     cfg = tiny_experiment(tmp_path, synthetic_market, 500, sweep=sweep)
@@ -216,3 +216,30 @@ def test_a_trial_validates_with_the_sweeps_cv(synthetic_market, tmp_path, monkey
     assert record["val_turnover_folds"] == [c["turnover"] for c in val]
     means = np.concatenate([c["mean_return"] for c in val])
     assert record["val_sharpe"] == sharpe_ratio(means)
+    assert capsys.readouterr() == ("", "")  # no progress bar from the splits' backtests
+
+
+@pytest.mark.parametrize(
+    ("days", "start", "stop", "refused"),
+    [
+        ([11, 40], 10, 12, False),  # blocks of exactly window + rebalance_every + 1 = 11
+        ([10, 40], 10, 12, True),  # one day short
+        ([40], 10, 12, False),  # a test block past the window: returns at 11 and 12 - 1
+        ([40], 10, 11, True),  # one row: no return inside the block
+        ([40], 0, 7, False),  # the first block: decisions from row window = 5 on
+        ([40], 0, 6, True),
+    ],
+)
+def test_split_checks_at_their_boundaries(days, start, stop, refused):
+    """_check_split with window 5, rebalance_every 5: training blocks need 11 days; a
+    test block [start, stop) needs 2 rows from max(start, window) on."""
+    from types import SimpleNamespace
+
+    from allocgym.sweep.trial import _check_split
+
+    env = SimpleNamespace(window=5, rebalance_every=5)
+    if refused:
+        with pytest.raises(ConfigError, match=r"sweep\.cv: .* expected blocks of at least"):
+            _check_split(env, PURGED, days, start, stop, "split 0")
+    else:
+        _check_split(env, PURGED, days, start, stop, "split 0")

@@ -274,3 +274,32 @@ def test_optuna_without_its_packages_is_refused_with_the_install_command(tiny_sw
     cfg["sweep"] = {"search": "optuna", "space": {"env.cost_bps": {"uniform": [1, 20]}}}
     with pytest.raises(ConfigError, match=r"pip install"):
         run_sweep(load_config(cfg), verbose=False)
+
+
+def test_a_trial_reports_each_fold_but_the_last_then_its_final_metrics(synthetic_market, tmp_path):
+    """What Ray Tune receives: the running validation Sharpe after fold 1 of 2 (with the
+    record saved so far), then the final record's metrics with the out-of-sample ones."""
+    from allocgym.sweep.space import Trial
+    from allocgym.sweep.trial import OOS_METRICS, read_record, run_trial
+
+    walk = {"train": 300, "test": 200, "purge": 10}  # 2 folds
+    cfg = tiny_experiment(tmp_path, synthetic_market, 520, walk_forward=walk)
+    cfg["agents"][0]["timesteps"] = 32
+    trial_dir = tmp_path / "sweep" / "trials" / "c000-s0"
+    reported, saved = [], []
+
+    def report(metrics):
+        reported.append(metrics)
+        saved.append(read_record(trial_dir))
+
+    trial = Trial("c000", {"agents.0.hyperparameters.learning_rate": 0.001}, 0)
+    record = run_trial(load_config(cfg), trial, tmp_path / "sweep", 100, report, threads=1)
+    assert record["status"] == "ok", record.get("error")
+    first = {"val_sharpe": record["val_sharpe_folds"][0], "fold": 1}
+    oos = {f"oos_{k}": v for k, v in record["oos"].items()}
+    assert set(record["oos"]) == set(OOS_METRICS)
+    final = {"val_sharpe": record["val_sharpe"], "fold": 2, "status": "ok", **oos}
+    assert reported == [first, final]
+    # the provisional record was on disk when fold 1 was reported, and it stays in the record
+    assert saved[0]["status"] == "running" and saved[0]["val_sharpe"] == first["val_sharpe"]
+    assert record["fold"] == 1 and saved[1] == record
