@@ -21,13 +21,42 @@ EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
     "name",
     [
         "quickstart", "full", "reward_study", "toolbox", "quickstart_selection", "ablation",
-        "ablation_synthetic",
+        "ablation_synthetic", "quickstart_scale",
     ],
 )  # fmt: skip
 def test_shipped_configs_are_valid(name):
     config = load_config(EXPERIMENTS / f"{name}.yaml")
     assert config.name == name
     assert config.agents or config.baselines
+
+
+def test_the_quickstart_is_what_its_selection_sweeps_chose():
+    """quickstart_selection chose the action map, quickstart_scale (the same experiment
+    with that map) the tilt's size under the turnover cap; the quickstart runs that
+    choice and counts the other configurations tried in its deflated Sharpe ratio."""
+    from allocgym.sweep import SweepConfig, expand
+
+    quick = load_config(EXPERIMENTS / "quickstart.yaml")
+    stage1 = load_config(EXPERIMENTS / "quickstart_selection.yaml")
+    stage2 = load_config(EXPERIMENTS / "quickstart_scale.yaml")
+    for stage in (stage1, stage2):
+        assert stage.walk_forward == quick.walk_forward and stage.data == quick.data
+        assert stage.agents[0].timesteps == quick.agents[0].timesteps
+    assert dataclasses.replace(stage1.env, action=quick.env.action, action_kwargs={}) == (
+        dataclasses.replace(quick.env, action_kwargs={})
+    )
+    assert dataclasses.replace(stage2.env, action_kwargs={}) == (
+        dataclasses.replace(quick.env, action_kwargs={})
+    )
+    space1 = SweepConfig.from_dict(stage1.sweep).space["env.action"].values
+    sweep2 = SweepConfig.from_dict(stage2.sweep)
+    scales = sweep2.space["env.action_kwargs.scale"].values
+    assert quick.env.action in space1 and quick.env.action_kwargs["scale"] in scales
+    assert sweep2.max_turnover == 5.0
+    # every configuration tried, less the one run here and the one both stages share
+    # (residual_current at its default scale 0.1)
+    tried = len(expand(SweepConfig.from_dict(stage1.sweep))) + len(expand(sweep2))
+    assert 0.1 in scales and quick.report.prior_trials == tried - 2
 
 
 def test_quickstart_has_ppo_and_the_four_baselines():
