@@ -599,3 +599,19 @@ def test_residual_rejects_actions_of_the_wrong_shape_or_type(small_market):
     np.testing.assert_array_equal(
         env.action_to_weights(np.ones(n, dtype=int)), env.action_to_weights(np.ones(n))
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "band", "fraction"), [("band", 0.05, 1.0), ("partial", 0.0, 0.25)]
+)
+def test_named_band_maps_aim_at_the_default_simplex_target(name, band, fraction):
+    """`band` and `partial` wrap the simplex map with its own default temperature (5), so
+    the target a zero action aims at is the same as `simplex`'s."""
+    from allocgym.envs import SimplexMap
+    from allocgym.envs.actions import make_action_map
+
+    m = make_action_map(name)
+    assert (m.band, m.fraction) == (band, fraction)
+    assert (
+        isinstance(m.inner, SimplexMap) and m.inner.temperature == SimplexMap().temperature == 5.0
+    )

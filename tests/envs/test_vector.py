@@ -533,3 +533,50 @@ def test_a_reward_for_one_portfolio_runs_per_portfolio(small_market):
         expected = [env.step(a[i])[1] for i, env in enumerate(singles)]
         np.testing.assert_allclose(rewards, expected, rtol=1e-6)
     assert dones.all() and [fn.n for fn in venv.reward_fn.rewards] == [0, 0, 0]
+
+
+class _ProbeChecker:
+    """A batch reward that checks the probe record of takes_batches is a real batch of
+    two all-cash portfolios (else it raises, and the probe answers False), warns on
+    every call and counts its calls until reset."""
+
+    name = "probe_checker"
+
+    def __init__(self, n_assets: int) -> None:
+        self.n_assets, self.calls = n_assets, 0
+
+    def __call__(self, record):
+        self.calls += 1
+        warnings.warn("a warning while probing", RuntimeWarning, stacklevel=2)
+        for w in (record.weights_before, record.weights):
+            assert w.shape == (2, self.n_assets + 1)
+            assert (w[:, 0] == 1.0).all() and (w[:, 1:] == 0.0).all()
+        assert record.wealth.shape == record.peak.shape == (2,)
+        assert (record.wealth == 1.0).all() and (record.peak == 1.0).all()
+        return record.net_return + record.wealth - 1.0
+
+    def reset(self, mask=None) -> None:
+        self.calls = 0
+
+
+def test_the_batch_probe_is_two_all_cash_portfolios_silent_and_reset():
+    from allocgym.envs.vector import takes_batches
+
+    reward = _ProbeChecker(5)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        assert takes_batches(reward, 5)
+    assert seen == []  # the probe's warnings stay inside it
+    assert reward.calls == 0  # and the reward is reset after it
+
+
+def test_a_per_portfolio_reward_is_named_after_its_reward():
+    from functools import partial
+
+    from allocgym.envs import get_reward
+    from allocgym.envs.vector import PerPortfolioReward
+
+    one = PerPortfolioReward(partial(get_reward, "differential_sharpe"), 1)
+    assert one.name == "differential_sharpe" and len(one.rewards) == 1
+    nameless = PerPortfolioReward(lambda: lambda record: 0.0, 1)
+    assert nameless.name == "function"
