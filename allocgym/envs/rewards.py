@@ -357,7 +357,7 @@ class BenchmarkExcess:
         if bad.any():
             pos = int(np.flatnonzero(bad)[0])
             raise ValueError(
-                f"benchmark level {levels[pos]!r} at row {pos} is not a positive number; "
+                f"benchmark level {float(levels[pos])!r} at row {pos} is not a positive number; "
                 "expected a level on every market date (align it with "
                 "allocgym.data.load_benchmark(market=market))"
             )

@@ -419,3 +419,29 @@ def test_reward_names_label_the_reward_component(small_market):
     env.reset()
     _, reward, *_, info = env.step(np.zeros(6))
     assert info["reward_components"] == {spec: reward}
+
+
+def test_benchmark_excess_checks_levels_rows_and_names_its_parts():
+    """Levels must be finite and > 0 (0.5 is fine); the rows the env reaches must exist
+    (the last level is usable, one past it is refused, in a batch too); without a
+    benchmark the parts are the log return and a zero benchmark, and the warning points
+    at the caller."""
+    from allocgym.envs.rewards import BenchmarkExcess, BenchmarkMissingWarning
+
+    for bad in (0.0, -1.0, np.inf, np.nan):
+        with pytest.raises(ValueError, match=rf"benchmark level {bad!r} at row 1"):
+            BenchmarkExcess([1.0, bad, 1.0])
+    levels = np.linspace(0.5, 1.4, 10)
+    excess = BenchmarkExcess(levels)
+    last = record(0.01)._replace(t=8, n_days=1)  # ends on row 9, the last level
+    assert excess(last) == pytest.approx(np.log1p(0.01) - np.log(levels[9] / levels[8]))
+    with pytest.raises(ValueError, match=r"has 10 levels but the env reached row 10"):
+        excess(last._replace(n_days=2))
+    batch = record([0.01, 0.02])._replace(t=np.array([0, 8]), n_days=np.array([1, 2]))
+    with pytest.raises(ValueError, match=r"reached row 10"):
+        excess(batch)
+    with pytest.warns(BenchmarkMissingWarning) as caught:
+        plain = BenchmarkExcess()
+    assert caught[0].filename == __file__
+    assert plain(record(0.01)._replace(t=7)) == np.log1p(0.01)
+    assert plain.components == {"log_return": np.log1p(0.01), "benchmark": 0.0}
