@@ -150,7 +150,7 @@ _Part = tuple[Any, Any]  # a training part's (MarketData, FeaturePanel or None)
 
 def _holdout(config: ExperimentConfig, agents: dict, part: _Part, validation: int, k: int) -> Any:
     """Train on the part minus its last ``validation`` days and the purge; test on them."""
-    from allocgym.backtest import WalkForward, backtest
+    from allocgym.backtest import WalkForward
 
     market, features = part
     purge = config.walk_forward.purge
@@ -161,16 +161,8 @@ def _holdout(config: ExperimentConfig, agents: dict, part: _Part, validation: in
             f"part leaves {fit_days} days to train on, expected more than window + 1 = "
             f"{config.env.window + 1}"
         )
-    return backtest(
-        agents,
-        market,
-        features,
-        splitter=WalkForward(fit_days, validation, purge=purge),
-        env=config.env,
-        n_boot=10,
-        name=f"{config.name} validation fold {k}",
-        progress=False,
-    )
+    splitter = WalkForward(fit_days, validation, purge=purge)
+    return _validation_backtest(config, agents, (market, features), splitter, f"fold {k}")
 
 
 def _purged_kfold(
@@ -187,7 +179,7 @@ def _purged_kfold(
     the hold-out's gap of ``purge`` days on each side of the block, and the embargo
     drops the ``embargo`` days after it, whose features look back into it.
     """
-    from allocgym.backtest import PurgedKFold, backtest
+    from allocgym.backtest import PurgedKFold
 
     market, features = part
     env = config.env
@@ -202,16 +194,28 @@ def _purged_kfold(
     for j, (blocks, first, stop) in enumerate(splits):
         for agent in agents.values():
             agent.fit_blocks([(market[_rows(b)], _sliced(features, b)) for b in blocks])
-        yield backtest(
-            agents,
-            market[:stop],
-            _sliced(features, np.arange(stop)),
-            splitter=_TestBlock(first, stop),
-            env=env,
-            n_boot=10,
-            name=f"{config.name} validation fold {k} split {j}",
-            progress=False,
-        )
+        part = (market[:stop], None if features is None else features[:stop])
+        name = f"fold {k} split {j}"
+        yield _validation_backtest(config, agents, part, _TestBlock(first, stop), name)
+
+
+def _validation_backtest(
+    config: ExperimentConfig, agents: dict, part: _Part, splitter: Any, where: str
+) -> Any:
+    """One silent validation backtest of ``agents`` on a training part (hold-out or split)."""
+    from allocgym.backtest import backtest
+
+    market, features = part
+    return backtest(
+        agents,
+        market,
+        features,
+        splitter=splitter,
+        env=config.env,
+        n_boot=10,
+        name=f"{config.name} validation {where}",
+        progress=False,
+    )
 
 
 def _check_split(
