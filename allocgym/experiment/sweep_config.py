@@ -13,7 +13,9 @@
       max_turnover: 5.0            # select only configurations trading <= 5x a year
                                    # on the validation days (default: no limit)
       cv: {kind: purged_kfold, n_splits: 3, embargo: 5}
-                                   # default {kind: holdout}: the last `validation` days
+                                   # default {kind: holdout}: the last `validation` days;
+                                   # or {kind: combinatorial_purged, n_groups: 6,
+                                   #     n_test_groups: 2, embargo: 5}
       space:                       # dotted paths into the experiment config
         agents.0.hyperparameters.learning_rate: {loguniform: [1.0e-5, 1.0e-3]}
         agents.0.hyperparameters.gamma: [0.95, 0.99]           # a list = grid / choice
@@ -43,7 +45,14 @@ __all__ = [
 SEARCHES = ("grid", "random", "optuna")
 SCHEDULERS = ("fifo", "asha")
 DISTRIBUTIONS = ("grid", "choice", "uniform", "loguniform", "randint")
-CV_KINDS = ("holdout", "purged_kfold")
+CV_KINDS = ("holdout", "purged_kfold", "combinatorial_purged")
+# the keys of each kind, in to_dict order, and the lowest value of each integer key
+_CV_KEYS = {
+    "holdout": ("kind",),
+    "purged_kfold": ("kind", "n_splits", "embargo"),
+    "combinatorial_purged": ("kind", "n_groups", "n_test_groups", "embargo"),
+}
+_CV_LOW = {"n_splits": 2, "n_groups": 2, "n_test_groups": 1, "embargo": 0}
 
 
 def _fail(path: str, value: Any, expected: str) -> typing.NoReturn:
@@ -116,12 +125,19 @@ class CrossValidation:
     purge gap), evaluate on those days. ``purged_kfold``: split the part with
     :class:`~allocgym.backtest.PurgedKFold` (``n_splits`` contiguous test blocks, the
     ``embargo`` days after each dropped from training) and evaluate every block with an
-    agent trained on the rest (López de Prado 2018, ch. 7).
+    agent trained on the rest (López de Prado 2018, ch. 7). ``combinatorial_purged``:
+    split the part with :class:`~allocgym.backtest.CombinatorialPurgedKFold`
+    (``n_groups`` contiguous groups, every choice of ``n_test_groups`` of them tested
+    with an agent trained on the rest, purged and embargoed), whose test groups
+    assemble into ``C(n_groups - 1, n_test_groups - 1)`` backtest paths (López de
+    Prado 2018, ch. 12). Each kind reads only its own keys (:meth:`to_dict`).
     """
 
     kind: str = "holdout"
     n_splits: int = 3
     embargo: int = 0
+    n_groups: int = 6
+    n_test_groups: int = 2
 
     @classmethod
     def from_yaml(cls, data: Any, path: str) -> CrossValidation:
@@ -130,22 +146,27 @@ class CrossValidation:
         kind = data.get("kind")
         if kind not in CV_KINDS:
             _fail(f"{path}.kind", kind, f"one of {list(CV_KINDS)}")
-        allowed = ["kind"] if kind == "holdout" else ["kind", "n_splits", "embargo"]
+        allowed = list(_CV_KEYS[kind])
         unknown = sorted(set(map(str, data)) - set(allowed))
         if unknown:
             raise ConfigError(
                 f"{path}.{unknown[0]}: unknown key for kind {kind}; allowed keys: {allowed}"
             )
-        kw = {"kind": kind}
-        for key, low in (("n_splits", 2), ("embargo", 0)):
-            if key in data:
-                kw[key] = _int(data[key], f"{path}.{key}", low)
-        return cls(**kw)
+        kw = {
+            key: _int(data[key], f"{path}.{key}", _CV_LOW[key])
+            for key in allowed[1:]
+            if key in data
+        }
+        cv = cls(kind, **kw)
+        if kind == "combinatorial_purged" and cv.n_test_groups >= cv.n_groups:
+            expected = f"an integer >= 1 and below n_groups = {cv.n_groups}"
+            _fail(f"{path}.n_test_groups", cv.n_test_groups, expected)
+        return cv
 
     def to_dict(self) -> dict[str, Any]:
-        if self.kind == "holdout":
-            return {"kind": "holdout"}
-        return {"kind": self.kind, "n_splits": self.n_splits, "embargo": self.embargo}
+        """The YAML form: ``kind`` and that kind's keys (round-trips through
+        :meth:`from_yaml`)."""
+        return {key: getattr(self, key) for key in _CV_KEYS[self.kind]}
 
 
 @dataclass(frozen=True)
@@ -158,8 +179,8 @@ class SweepConfig:
     ``validation`` days and is evaluated on those days; the test windows are never
     looked at to choose. With ``max_turnover`` set, only configurations whose mean
     validation turnover (one-way, per year) is at most that many times their wealth
-    can be selected. ``cv`` replaces that hold-out by purged k-fold validation inside
-    each training part (:class:`CrossValidation`).
+    can be selected. ``cv`` replaces that hold-out by purged k-fold or combinatorial
+    purged cross-validation inside each training part (:class:`CrossValidation`).
     """
 
     space: dict[str, Dimension] = field(default_factory=dict)

@@ -189,6 +189,13 @@ def _validated(sweep: SweepConfig) -> str:
             f"of the out-of-fold returns of purged {cv.n_splits}-fold cross-validation "
             f"(embargo {cv.embargo} days) inside each fold's training part"
         )
+    if cv.kind == "combinatorial_purged":
+        n_paths = math.comb(cv.n_groups - 1, cv.n_test_groups - 1)
+        return (
+            f"averaged over the {n_paths} backtest paths of combinatorial purged "
+            f"cross-validation ({cv.n_groups} groups, {cv.n_test_groups} tested per split, "
+            f"embargo {cv.embargo} days) inside each fold's training part"
+        )
     return f"on the last {sweep.validation} days of each fold's training part"
 
 

@@ -5,12 +5,13 @@ agent's seeds set to the trial's seed. It runs in ``<sweep>/trials/<trial_id>/``
 
 1. **Validation** (what the search optimises). On every walk-forward fold the agent
    trains on the fold's training part minus its last ``validation`` days (and the
-   purge gap) and is backtested on those days, or, with ``sweep.cv`` purged k-fold,
-   trains and is backtested once per split of the training part; the metric is the
-   annualised Sharpe ratio of the validation returns of the folds seen so far,
-   reported after each fold (ASHA can stop a trial there); the validation turnover is
-   recorded beside it (for ``sweep.max_turnover``). The test windows are never used to
-   choose.
+   purge gap) and is backtested on those days, or, with ``sweep.cv`` purged k-fold or
+   combinatorial purged cross-validation (CPCV), trains once per split of the training
+   part and is backtested on the split's test block(s); the metric is the annualised
+   Sharpe ratio of the validation returns of the folds seen so far (with CPCV, its
+   mean over the backtest paths), reported after each fold (ASHA can stop a trial
+   there); the validation turnover is recorded beside it (for
+   ``sweep.max_turnover``). The test windows are never used to choose.
 2. **Out of sample**: :func:`allocgym.experiment.run_experiment` on the variant config,
    the function behind ``allocgym run`` (results, report, TensorBoard, saved models).
 
@@ -25,6 +26,7 @@ import dataclasses
 import json
 import time
 import traceback
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -60,20 +62,31 @@ class Validation:
     ----------
     sharpe : list of float
         The annualised Sharpe ratio of the validation returns of folds ``0..k``, for
-        each fold ``k`` (the last is the trial's metric).
+        each fold ``k`` (the last is the trial's metric). With combinatorial purged
+        cross-validation: the mean over the backtest paths of each path's Sharpe ratio
+        on folds ``0..k``.
     turnover : list of float
         The turnover of each validation backtest (one per fold with the hold-out, one
-        per fold and split with purged k-fold, in that order): one-way traded fraction
-        of wealth per year, as in the report's ``turnover`` column.
+        per fold and split with purged k-fold, one per fold, split and test group with
+        combinatorial purged cross-validation, in that order: folds, then splits in
+        :meth:`~allocgym.backtest.CombinatorialPurgedKFold.test_groups` order, then
+        groups in increasing order): one-way traded fraction of wealth per year, as in
+        the report's ``turnover`` column.
+    path_sharpe : list of float
+        Combinatorial purged cross-validation only (empty otherwise): the Sharpe ratio
+        of each backtest path ``p`` on all folds (path ``p`` of every fold joined), in
+        path order; ``sharpe[-1]`` is their mean.
     """
 
     sharpe: list[float]
     turnover: list[float]
+    path_sharpe: list[float] = dataclasses.field(default_factory=list)
 
     @property
     def mean_turnover(self) -> float:
         """Mean validation turnover per year over the backtests (equal windows with the
-        hold-out; k-fold blocks differ by the first block's ``window`` days of history)."""
+        hold-out; k-fold blocks and CPCV groups differ by the first one's ``window``
+        days of history)."""
         return float(np.mean(self.turnover)) if self.turnover else float("nan")
 
 
@@ -116,9 +129,14 @@ def validation_pass(
     evaluate (``v = validation``). With ``kind: purged_kfold`` the part is split by
     :class:`~allocgym.backtest.PurgedKFold` (``horizon = purge + 1``, ``cv.embargo``),
     and every test block is evaluated with the agent trained on the purged rows around
-    it (:func:`_purged_kfold`). Both go through the same
-    :func:`~allocgym.backtest.backtest` and environment settings as ``allocgym run``.
-    Models and TensorBoard curves go to ``<trial>/validation/``.
+    it (:func:`_purged_kfold`). With ``kind: combinatorial_purged`` the part is split
+    by :class:`~allocgym.backtest.CombinatorialPurgedKFold` in the same way, every test
+    group of a split is evaluated on its own, and the groups' returns are strung into
+    the splitter's backtest paths (:func:`_combinatorial_purged`); the metric is then
+    the mean over the paths of the Sharpe ratio of each path's returns on the folds
+    seen so far. All go through the same :func:`~allocgym.backtest.backtest` and
+    environment settings as ``allocgym run``. Models and TensorBoard curves go to
+    ``<trial>/validation/``.
     """
     from allocgym.backtest.metrics import sharpe_ratio
     from allocgym.experiment.runner import build_policies
@@ -126,26 +144,50 @@ def validation_pass(
     cv = CrossValidation() if cv is None else cv
     val_config = dataclasses.replace(config, output_dir=str(config.run_dir), name="validation")
     agents = {k: p for k, p in build_policies(val_config).items() if hasattr(p, "checkpoint_dir")}
-    returns: list[np.ndarray] = []
+    paths: dict[int, list[np.ndarray]] = defaultdict(list)  # path: returns of folds 0..k
     running: list[float] = []
     turnover: list[float] = []
+    path_sharpe: list[float] = []
     for k, (train, _) in enumerate(folds):
         sub = slice(int(train[0]), int(train[-1]) + 1)
         part = (market[sub], None if features is None else features[sub])
-        if cv.kind == "holdout":
-            results = [_holdout(config, agents, part, validation, k)]
-        else:
-            results = _purged_kfold(config, agents, part, cv, k)
-        for res in results:
-            returns.append(res.returns.mean(axis=1).to_numpy())
+        fold: dict[int, dict[int, np.ndarray]] = defaultdict(dict)  # path: group: returns
+        for path, group, res in _fold_backtests(config, agents, part, validation, cv, k):
+            fold[path][group] = res.returns.mean(axis=1).to_numpy()
             turnover.append(float(res.metrics["turnover"].mean()))
-        running.append(sharpe_ratio(np.concatenate(returns)))
+        for path, groups in fold.items():
+            paths[path] += [groups[g] for g in sorted(groups)]
+        path_sharpe = [sharpe_ratio(np.concatenate(paths[p])) for p in sorted(paths)]
+        running.append(float(np.mean(path_sharpe)))
         if report is not None and k < len(folds) - 1:
             report({"val_sharpe": _finite(running[-1]), "fold": k + 1})
-    return Validation(running, turnover)
+    # the hold-out and purged k-fold have one path, whose Sharpe ratio is the metric
+    paths_of_cpcv = path_sharpe if cv.kind == "combinatorial_purged" else []
+    return Validation(running, turnover, paths_of_cpcv)
 
 
 _Part = tuple[Any, Any]  # a training part's (MarketData, FeaturePanel or None)
+_Tests = list[tuple[str, np.ndarray]]  # a split's test groups: (name suffix, rows)
+
+
+def _fold_backtests(
+    config: ExperimentConfig,
+    agents: dict,
+    part: _Part,
+    validation: int,
+    cv: CrossValidation,
+    k: int,
+) -> Iterator[tuple[int, int, Any]]:
+    """Every validation backtest of fold ``k`` as ``(path, group, result)``: the
+    results of a path, in group order, make its validation returns on the fold (one
+    path, groups in time order, with the hold-out and purged k-fold)."""
+    if cv.kind == "holdout":
+        yield 0, 0, _holdout(config, agents, part, validation, k)
+    elif cv.kind == "purged_kfold":
+        for j, res in enumerate(_purged_kfold(config, agents, part, cv, k)):
+            yield 0, j, res
+    else:
+        yield from _combinatorial_purged(config, agents, part, cv, k)
 
 
 def _holdout(config: ExperimentConfig, agents: dict, part: _Part, validation: int, k: int) -> Any:
@@ -168,41 +210,89 @@ def _holdout(config: ExperimentConfig, agents: dict, part: _Part, validation: in
 def _purged_kfold(
     config: ExperimentConfig, agents: dict, part: _Part, cv: CrossValidation, k: int
 ) -> Iterator[Any]:
-    """One validation backtest per split of :class:`~allocgym.backtest.PurgedKFold`.
-
-    The agents are fitted on the split's training rows, one block per contiguous run
-    (``RLAgent.fit_blocks``: no episode spans the test block), then stepped over the
-    test block ``[s, e]`` of the part cut after it (rows ``<= e``): decisions at
-    ``max(s, window)..e - 1`` (the first block keeps its first ``window`` days as
-    history), returns dated ``s + 1..e``. The training env never reads a price past its
-    block and the test returns only prices ``s..e``, so ``horizon = purge + 1`` leaves
-    the hold-out's gap of ``purge`` days on each side of the block, and the embargo
-    drops the ``embargo`` days after it, whose features look back into it.
-    """
+    """One validation backtest per split of :class:`~allocgym.backtest.PurgedKFold`,
+    whose test block is the split's one test group (:func:`_split_backtests`)."""
     from allocgym.backtest import PurgedKFold
 
+    splitter = PurgedKFold(cv.n_splits, config.walk_forward.purge + 1, cv.embargo)
+    splits = [(train, [("", test)]) for train, test in splitter.split(part[0].n_dates)]
+    return _split_backtests(config, agents, part, cv, splits, k)
+
+
+def _combinatorial_purged(
+    config: ExperimentConfig, agents: dict, part: _Part, cv: CrossValidation, k: int
+) -> Iterator[tuple[int, int, Any]]:
+    """One validation backtest per split of
+    :class:`~allocgym.backtest.CombinatorialPurgedKFold` and test group ``g`` of the
+    split (:func:`_split_backtests`; an agent trained per split), as
+    ``(path, g, result)`` with the path of ``path_assignments()[split, g]``.
+    """
+    from allocgym.backtest import CombinatorialPurgedKFold
+
+    n = part[0].n_dates
+    splitter = CombinatorialPurgedKFold(
+        cv.n_groups, cv.n_test_groups, config.walk_forward.purge + 1, cv.embargo
+    )
+    # the splitter's groups: np.array_split of the rows, as CombinatorialPurgedKFold cuts them
+    groups = np.array_split(np.arange(n, dtype=np.int64), cv.n_groups)
+    chosen = splitter.test_groups()
+    splits = [
+        (train, [(f" group {g}", groups[g]) for g in test_groups])
+        for (train, _), test_groups in zip(splitter.split(n), chosen, strict=True)
+    ]
+    paths = splitter.path_assignments()
+    order = [(int(paths[i, g]), g) for i, test_groups in enumerate(chosen) for g in test_groups]
+    results = _split_backtests(config, agents, part, cv, splits, k)
+    for (path, g), res in zip(order, results, strict=True):
+        yield path, g, res
+
+
+def _split_backtests(
+    config: ExperimentConfig,
+    agents: dict,
+    part: _Part,
+    cv: CrossValidation,
+    splits: list[tuple[np.ndarray, _Tests]],
+    k: int,
+) -> Iterator[Any]:
+    """Per split ``(train, tests)`` of the part, fit the agents on ``train`` and yield one
+    validation backtest per test group in ``tests``, in order.
+
+    The agents are fitted on the split's training rows, one block per contiguous run
+    (``RLAgent.fit_blocks``: no episode spans a test group), then stepped over each
+    test group ``[s, e]`` of the part cut after it (rows ``<= e``): decisions at
+    ``max(s, window)..e - 1`` (the first group keeps its first ``window`` days as
+    history), returns dated ``s + 1..e``. The training env never reads a price past its
+    block and the test returns only prices ``s..e``, so ``horizon = purge + 1`` leaves
+    the hold-out's gap of ``purge`` days on each side of a test block, and the embargo
+    drops the ``embargo`` days after it, whose features look back into it. Every split
+    is checked (:func:`_check_split`) before any training.
+    """
     market, features = part
     env = config.env
-    splitter = PurgedKFold(cv.n_splits, config.walk_forward.purge + 1, cv.embargo)
-    splits = []
-    for j, (train, test) in enumerate(splitter.split(market.n_dates)):
+    plans = []
+    for j, (train, tests) in enumerate(splits):
         blocks = np.split(train, np.flatnonzero(np.diff(train) > 1) + 1)
-        first, stop = max(int(test[0]), env.window), int(test[-1]) + 1
-        where = f"split {j} of the {market.n_dates}-day training part of fold {k}"
-        _check_split(env, cv, [len(b) for b in blocks], int(test[0]), stop, where)
-        splits.append((blocks, first, stop))
-    for j, (blocks, first, stop) in enumerate(splits):
+        windows = []
+        for suffix, test in tests:
+            first, stop = max(int(test[0]), env.window), int(test[-1]) + 1
+            where = f"split {j}{suffix} of the {market.n_dates}-day training part of fold {k}"
+            _check_split(env, cv, [len(b) for b in blocks], int(test[0]), stop, where)
+            windows.append((f"fold {k} split {j}{suffix}", first, stop))
+        plans.append((blocks, windows))
+    for blocks, windows in plans:
         for agent in agents.values():
             agent.fit_blocks([(market[_rows(b)], _sliced(features, b)) for b in blocks])
-        part = (market[:stop], None if features is None else features[:stop])
-        name = f"fold {k} split {j}"
-        yield _validation_backtest(config, agents, part, _TestBlock(first, stop), name)
+        for name, first, stop in windows:
+            cut = (market[:stop], None if features is None else features[:stop])
+            yield _validation_backtest(config, agents, cut, _TestBlock(first, stop), name)
 
 
 def _validation_backtest(
     config: ExperimentConfig, agents: dict, part: _Part, splitter: Any, where: str
 ) -> Any:
-    """One silent validation backtest of ``agents`` on a training part (hold-out or split)."""
+    """One silent validation backtest of ``agents`` on a training part (hold-out, split
+    or test group)."""
     from allocgym.backtest import backtest
 
     market, features = part
@@ -222,14 +312,15 @@ def _check_split(
     env: Any, cv: CrossValidation, days: list[int], start: int, stop: int, where: str
 ) -> None:
     """Refuse a split whose training blocks hold no training decision, or whose test
-    block ``[start, stop)`` has no return after the part's first ``window`` days."""
+    block (or group) ``[start, stop)`` has no return after the part's first ``window``
+    days."""
     need = env.window + env.rebalance_every + 1
     if min(days) < need or stop - max(start, env.window) < 2:
         raise ConfigError(
             f"sweep.cv: {cv.to_dict()} is invalid; {where} trains on blocks of {days} days "
             f"and tests on rows {start}..{stop - 1}, expected blocks of at least window + "
             f"rebalance_every + 1 = {need} days and a test block reaching 2 days past row "
-            f"window = {env.window} (fewer splits or a shorter embargo)"
+            f"window = {env.window} (fewer splits or groups, or a shorter embargo)"
         )
 
 
@@ -323,6 +414,7 @@ def _run_trial(
             record["val_sharpe_folds"] = [_finite(x) for x in val.sharpe]
             record["val_turnover"] = _finite(val.mean_turnover)
             record["val_turnover_folds"] = [_finite(x) for x in val.turnover]
+            record["val_sharpe_paths"] = [_finite(x) for x in val.path_sharpe]
             results = run_experiment(config, progress=False, verbose=False)
         row = results.metrics.loc[record["label"]]
         record["oos"] = {m: _finite(row[m]) for m in OOS_METRICS if m in row.index}

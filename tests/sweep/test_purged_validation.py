@@ -85,7 +85,8 @@ def test_default_is_the_holdout_and_round_trips():
     [
         ("kfold", r"sweep\.cv: 'kfold' is invalid; expected a mapping \{kind: KIND"),
         ({"kind": "cpcv"},
-         r"sweep\.cv\.kind: 'cpcv' is invalid; expected one of \['holdout', 'purged_kfold'\]"),
+         r"sweep\.cv\.kind: 'cpcv' is invalid; expected one of "
+         r"\['holdout', 'purged_kfold', 'combinatorial_purged'\]"),
         ({"n_splits": 3}, r"sweep\.cv\.kind: None is invalid; expected one of"),
         ({"kind": "purged_kfold", "n_splits": 1},
          r"sweep\.cv\.n_splits: 1 is invalid; expected an integer >= 2"),
