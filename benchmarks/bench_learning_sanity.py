@@ -101,7 +101,9 @@ def one_seed(seed: int, args: argparse.Namespace, assets: int, strength: float) 
     budgets = {"PPO": ("ppo", args.timesteps), "SAC": ("sac", args.sac_timesteps)}
     for label, (algo, steps) in budgets.items():
         if steps > 0:
-            policies[label] = RLAgent(algo, steps, seed=seed, env=settings, hyperparameters=hyper)
+            policies[label] = RLAgent(
+                algo, steps, seed=seed, env=settings, hyperparameters=hyper, network=args.network
+            )
     start = time.perf_counter()
     res = backtest(
         policies, sim.market, features,
@@ -148,6 +150,9 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=5, help="days of past returns seen")
     parser.add_argument("--episode-length", type=int, default=252, help="training episodes")
     parser.add_argument("--action", default="simplex", help="the env's action map")
+    parser.add_argument(
+        "--network", choices=["mlp", "equivariant"], default="mlp", help="the agents' network"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     variant = VARIANTS[args.variant]

@@ -8,7 +8,12 @@ backtester; :class:`AgentPolicy` runs a trained model as a backtester policy;
 
 from allocgym.agents.callbacks import FinancialMetricsCallback, episode_metrics
 from allocgym.agents.ensemble import SeedEnsemble
-from allocgym.agents.networks import AssetEncoder, asset_encoder_kwargs
+from allocgym.agents.networks import (
+    AssetEncoder,
+    EquivariantActorCriticPolicy,
+    asset_encoder_kwargs,
+    equivariant_hyperparameters,
+)
 from allocgym.agents.policy import AgentPolicy, RLAgent
 from allocgym.agents.registry import AGENTS, list_agents, make_agent, resolve_hyperparameters
 
@@ -16,11 +21,13 @@ __all__ = [
     "AGENTS",
     "AgentPolicy",
     "AssetEncoder",
+    "EquivariantActorCriticPolicy",
     "FinancialMetricsCallback",
     "RLAgent",
     "SeedEnsemble",
     "asset_encoder_kwargs",
     "episode_metrics",
+    "equivariant_hyperparameters",
     "list_agents",
     "make_agent",
     "resolve_hyperparameters",

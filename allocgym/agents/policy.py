@@ -282,7 +282,12 @@ class RLAgent:
         in between; training episodes have ``env.episode_length`` decisions (fewer when
         the training slice is shorter).
     network : {"mlp", "equivariant"}
-        ``"equivariant"`` puts :class:`~allocgym.agents.AssetEncoder` in front.
+        ``"equivariant"``: one network shared by the assets
+        (:func:`~allocgym.agents.networks.equivariant_hyperparameters`): for PPO and A2C
+        an actor that is permutation-equivariant end to end (EIIE's per-asset scores,
+        :class:`~allocgym.agents.networks.EquivariantActorCriticPolicy`), for the other
+        algorithms :class:`~allocgym.agents.AssetEncoder` in front of SB3's heads.
+        Ignored when ``hyperparameters`` set ``policy_kwargs``.
     observe : sequence of str, optional
         The features the agent observes: feature groups (``"technical"``, ``"garch"``,
         ``"regime"``, ``"lstm"``: :data:`~allocgym.predictors.FEATURE_GROUPS`) or
@@ -452,12 +457,14 @@ class RLAgent:
     def _new_model(self, env: Any) -> Any:
         """An untrained model for ``env``: trained in ``fit``, or the template that a saved
         fold's model is loaded against (:meth:`AgentPolicy.load`'s ``like``)."""
-        from allocgym.agents.networks import asset_encoder_kwargs
-        from allocgym.agents.registry import make_agent
+        from allocgym.agents.networks import equivariant_hyperparameters
+        from allocgym.agents.registry import AGENTS, make_agent
 
         hp = dict(self.hyperparameters)
         if self.network == "equivariant" and "policy_kwargs" not in hp:
-            hp["policy_kwargs"] = asset_encoder_kwargs(env)
+            found = AGENTS.find(self.algorithm)  # None: make_agent names the known ones
+            cls = "" if found is None else AGENTS.entry(found).factory.cls
+            hp = {**equivariant_hyperparameters(cls, env), **hp}
         if self.tensorboard_dir is not None:
             hp.setdefault("tensorboard_log", str(self.tensorboard_dir))
         return make_agent(self.algorithm, monitored(env), seed=self.seed, **hp)

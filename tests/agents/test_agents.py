@@ -12,10 +12,12 @@ from allocgym.agents import (
     AGENTS,
     AgentPolicy,
     AssetEncoder,
+    EquivariantActorCriticPolicy,
     FinancialMetricsCallback,
     RLAgent,
     asset_encoder_kwargs,
     episode_metrics,
+    equivariant_hyperparameters,
     list_agents,
     make_agent,
 )
@@ -98,6 +100,50 @@ def test_asset_encoder_is_permutation_equivariant(synthetic_market):
     emb_p = out_p[:, : n * 4].reshape(2, n, 4)
     torch.testing.assert_close(emb_p, emb[:, perm])
     torch.testing.assert_close(out_p[:, n * 4 :], out[:, n * 4 :])
+
+
+def _permuted(env, obs, perm):
+    """``obs`` with the assets in the order ``perm`` (panel features, returns, mask, weights)."""
+    n, out = env.n_assets, obs.clone()
+    for key in ("features", "returns", "mask"):
+        sl = env.observation_layout.slices.get(key)
+        if sl is not None and sl.stop > sl.start:
+            out[:, sl] = obs[:, sl].reshape(len(obs), n, -1)[:, perm].reshape(len(obs), -1)
+    wsl = env.observation_layout.slices["weights"]
+    out[:, wsl.start + 1 : wsl.stop] = obs[:, wsl.start + 1 : wsl.stop][:, perm]
+    return out
+
+
+@pytest.mark.parametrize("algorithm", ["ppo", "a2c"])
+def test_equivariant_actor_permutes_its_action_with_the_assets(synthetic_market, algorithm):
+    """The whole actor is equivariant: permuting the assets of an observation permutes the
+    asset entries of the action (cash, entry 0, is unchanged), after training too; the
+    dense head over the same encoder is not."""
+    env = PortfolioEnv(synthetic_market[:300], _signal_panel(synthetic_market[:300]), window=5)
+    hp = equivariant_hyperparameters(algorithm.upper(), env)
+    assert hp["policy"] is EquivariantActorCriticPolicy
+    batch = {"batch_size": 16} if algorithm == "ppo" else {}
+    model = make_agent(algorithm, env, n_steps=16, **batch, **hp)
+    model.learn(32)
+    dense = make_agent(algorithm, env, n_steps=16, policy_kwargs=asset_encoder_kwargs(env))
+    obs = torch.as_tensor(env.reset(seed=0)[0])[None].repeat(3, 1)
+    noise = torch.randn(obs[1:].shape, generator=torch.Generator().manual_seed(0))
+    obs[1:] += 0.3 * noise
+    perm = torch.randperm(env.n_assets, generator=torch.Generator().manual_seed(1))
+    for m, equivariant in ((model, True), (dense, False)):
+        with torch.no_grad():
+            a = m.policy.get_distribution(obs).distribution.mean
+            a_p = m.policy.get_distribution(_permuted(env, obs, perm)).distribution.mean
+        expected = torch.cat([a[:, :1], a[:, 1:][:, perm]], dim=1)
+        assert torch.allclose(a_p, expected, atol=1e-6) == equivariant
+
+
+def test_equivariant_policy_refuses_a_dense_policy_layer(env):
+    hp = equivariant_hyperparameters("PPO", env)
+    hp["policy_kwargs"]["net_arch"] = {"pi": [16], "vf": [16]}
+    with pytest.raises(ValueError, match=r"net_arch pi=\[\]"):
+        make_agent("ppo", env, n_steps=16, batch_size=16, **hp)
+    assert "policy" not in equivariant_hyperparameters("SAC", env)
 
 
 def test_equivariant_network_trains_with_ppo(env):
