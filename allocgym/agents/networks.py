@@ -152,21 +152,23 @@ def asset_encoder_kwargs(env: Any, embed_dim: int = 8, hidden: int = 32) -> dict
 class AssetActionHead(nn.Module):
     """EIIE's action head over :class:`AssetEncoder`'s output ``[e_1..e_n, pooled, w_0]``.
 
-    Action (index 0 = cash, as the env's action maps)::
+    Action, for maps with a cash entry (index 0, as ``simplex``)::
 
         a_0 = v . [pooled, w_0] + c,   a_i = u . [e_i, pooled] + b,   i = 1..n
 
-    with ``u, b`` shared by the assets: permuting the assets permutes ``a_1..a_n``.
+    and ``a_1..a_n`` alone for maps with one entry per asset (``cash=False``, as the
+    residual maps), with ``u, b`` shared by the assets: permuting the assets permutes
+    ``a_1..a_n``.
     Weights start small (orthogonal, gain 0.01, as SB3's action nets), so the first
     actions are near zero: the action map's "no action".
     """
 
-    def __init__(self, n_assets: int, embed_dim: int) -> None:
+    def __init__(self, n_assets: int, embed_dim: int, cash: bool = True) -> None:
         super().__init__()
         self.n_assets, self.embed_dim = int(n_assets), int(embed_dim)
         self.asset = nn.Linear(2 * self.embed_dim, 1)
-        self.cash = nn.Linear(self.embed_dim + 1, 1)
-        for layer in (self.asset, self.cash):
+        self.cash = nn.Linear(self.embed_dim + 1, 1) if cash else None
+        for layer in (self.asset, self.cash) if cash else (self.asset,):
             nn.init.orthogonal_(layer.weight, gain=0.01)
             nn.init.zeros_(layer.bias)
 
@@ -176,6 +178,8 @@ class AssetActionHead(nn.Module):
         pooled = latent[:, n * e : (n + 1) * e]
         per_asset = torch.cat([emb, pooled.unsqueeze(1).expand(batch, n, e)], dim=-1)
         assets = self.asset(per_asset).squeeze(-1)
+        if self.cash is None:
+            return assets
         cash = self.cash(torch.cat([pooled, latent[:, -1:]], dim=1))
         return torch.cat([cash, assets], dim=1)
 
@@ -198,7 +202,14 @@ class EquivariantActorCriticPolicy(ActorCriticPolicy):
                 f"and net_arch pi=[]; got {self.features_extractor_class.__name__} and "
                 f"{self.net_arch!r}"
             )
-        self.action_net = AssetActionHead(kwargs["n_assets"], kwargs.get("embed_dim", 8))
+        n_assets, size = kwargs["n_assets"], int(self.action_space.shape[0])
+        if size not in (n_assets, n_assets + 1):
+            raise ValueError(
+                f"EquivariantActorCriticPolicy: an action of {size} entries for {n_assets} "
+                f"assets; expected {n_assets} (one per asset) or {n_assets + 1} (cash first)"
+            )
+        cash = size == n_assets + 1
+        self.action_net = AssetActionHead(n_assets, kwargs.get("embed_dim", 8), cash)
         # the optimiser was built over the replaced head's parameters: build it again
         self.optimizer = self.optimizer_class(
             self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs

@@ -114,12 +114,18 @@ def _permuted(env, obs, perm):
     return out
 
 
-@pytest.mark.parametrize("algorithm", ["ppo", "a2c"])
-def test_equivariant_actor_permutes_its_action_with_the_assets(synthetic_market, algorithm):
+@pytest.mark.parametrize(
+    ("algorithm", "action"), [("ppo", "simplex"), ("a2c", "simplex"), ("ppo", "residual_current")]
+)
+def test_equivariant_actor_permutes_its_action_with_the_assets(synthetic_market, algorithm, action):
     """The whole actor is equivariant: permuting the assets of an observation permutes the
-    asset entries of the action (cash, entry 0, is unchanged), after training too; the
-    dense head over the same encoder is not."""
-    env = PortfolioEnv(synthetic_market[:300], _signal_panel(synthetic_market[:300]), window=5)
+    asset entries of the action (cash, entry 0 of a simplex action, is unchanged), after
+    training too; the dense head over the same encoder is not. A residual map's action
+    has one entry per asset and no cash entry."""
+    market = synthetic_market[:300]
+    env = PortfolioEnv(market, _signal_panel(market), window=5, action=action)
+    cash = int(env.action_space.shape[0] == env.n_assets + 1)
+    assert cash == (action == "simplex")
     hp = equivariant_hyperparameters(algorithm.upper(), env)
     assert hp["policy"] is EquivariantActorCriticPolicy
     batch = {"batch_size": 16} if algorithm == "ppo" else {}
@@ -134,7 +140,7 @@ def test_equivariant_actor_permutes_its_action_with_the_assets(synthetic_market,
         with torch.no_grad():
             a = m.policy.get_distribution(obs).distribution.mean
             a_p = m.policy.get_distribution(_permuted(env, obs, perm)).distribution.mean
-        expected = torch.cat([a[:, :1], a[:, 1:][:, perm]], dim=1)
+        expected = torch.cat([a[:, :cash], a[:, cash:][:, perm]], dim=1)
         assert torch.allclose(a_p, expected, atol=1e-6) == equivariant
 
 
