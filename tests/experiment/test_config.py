@@ -21,7 +21,7 @@ EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
     "name",
     [
         "quickstart", "full", "reward_study", "toolbox", "quickstart_selection", "ablation",
-        "ablation_synthetic", "quickstart_scale",
+        "ablation_synthetic", "quickstart_scale", "quickstart_network",
     ],
 )  # fmt: skip
 def test_shipped_configs_are_valid(name):
