@@ -168,7 +168,7 @@ class AssetActionHead(nn.Module):
         self.n_assets, self.embed_dim = int(n_assets), int(embed_dim)
         self.asset = nn.Linear(2 * self.embed_dim, 1)
         self.cash = nn.Linear(self.embed_dim + 1, 1) if cash else None
-        for layer in (self.asset, self.cash) if cash else (self.asset,):
+        for layer in filter(None, (self.asset, self.cash)):
             nn.init.orthogonal_(layer.weight, gain=0.01)
             nn.init.zeros_(layer.bias)
 

@@ -78,30 +78,6 @@ def test_same_seed_same_model_on_cpu(synthetic_market):
     assert not torch.equal(a, c)
 
 
-def test_asset_encoder_is_permutation_equivariant(synthetic_market):
-    env = PortfolioEnv(synthetic_market[:300], None, window=5)
-    kwargs = asset_encoder_kwargs(env)["features_extractor_kwargs"]
-    enc = AssetEncoder(
-        env.observation_space, embed_dim=4, **{k: v for k, v in kwargs.items() if k != "embed_dim"}
-    )
-    obs = torch.as_tensor(env.reset(seed=0)[0])[None].repeat(2, 1)
-    obs[1] = obs[0] + 0.1 * torch.randn_like(obs[0])
-    n = env.n_assets
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(0))
-    permuted = obs.clone()
-    for key in ("returns", "mask"):
-        sl = env.observation_layout.slices[key]
-        permuted[:, sl] = obs[:, sl].reshape(2, n, -1)[:, perm].reshape(2, -1)
-    wsl = env.observation_layout.slices["weights"]
-    permuted[:, wsl.start + 1 : wsl.stop] = obs[:, wsl.start + 1 : wsl.stop][:, perm]
-    with torch.no_grad():
-        out, out_p = enc(obs), enc(permuted)
-    emb = out[:, : n * 4].reshape(2, n, 4)
-    emb_p = out_p[:, : n * 4].reshape(2, n, 4)
-    torch.testing.assert_close(emb_p, emb[:, perm])
-    torch.testing.assert_close(out_p[:, n * 4 :], out[:, n * 4 :])
-
-
 def _permuted(env, obs, perm):
     """``obs`` with the assets in the order ``perm`` (panel features, returns, mask, weights)."""
     n, out = env.n_assets, obs.clone()
@@ -112,6 +88,24 @@ def _permuted(env, obs, perm):
     wsl = env.observation_layout.slices["weights"]
     out[:, wsl.start + 1 : wsl.stop] = obs[:, wsl.start + 1 : wsl.stop][:, perm]
     return out
+
+
+def test_asset_encoder_is_permutation_equivariant(synthetic_market):
+    env = PortfolioEnv(synthetic_market[:300], None, window=5)
+    kwargs = asset_encoder_kwargs(env)["features_extractor_kwargs"]
+    enc = AssetEncoder(
+        env.observation_space, embed_dim=4, **{k: v for k, v in kwargs.items() if k != "embed_dim"}
+    )
+    obs = torch.as_tensor(env.reset(seed=0)[0])[None].repeat(2, 1)
+    obs[1] = obs[0] + 0.1 * torch.randn_like(obs[0])
+    n = env.n_assets
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        out, out_p = enc(obs), enc(_permuted(env, obs, perm))
+    emb = out[:, : n * 4].reshape(2, n, 4)
+    emb_p = out_p[:, : n * 4].reshape(2, n, 4)
+    torch.testing.assert_close(emb_p, emb[:, perm])
+    torch.testing.assert_close(out_p[:, n * 4 :], out[:, n * 4 :])
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from allocgym.agents import RLAgent
 from allocgym.backtest import CombinatorialPurgedKFold
 from allocgym.backtest.metrics import sharpe_ratio
 from allocgym.exceptions import ConfigError
-from allocgym.experiment import load_config, prepare_run
+from allocgym.experiment import load_config
 from allocgym.experiment.sweep_config import CrossValidation, SweepConfig
 from allocgym.sweep.space import Trial
 from allocgym.sweep.trial import Validation, run_trial, validation_pass
@@ -51,17 +51,6 @@ def _spy(patch) -> list[dict]:
     patch.setattr(RLAgent, "fit_blocks", spied_fit_blocks)
     patch.setattr(trial_module, "_validation_backtest", spied_backtest)
     return splits
-
-
-@pytest.fixture(scope="module")
-def two_folds(tmp_path_factory, synthetic_market):
-    """520 days, train 300, test 200, purge 10: folds train [0, 300) test [310, 510) and
-    train [200, 500) test [510, 520); window 5, rebalance_every 5."""
-    root = tmp_path_factory.mktemp("cpcv")
-    cfg = tiny_experiment(
-        root, synthetic_market, 520, walk_forward={"train": 300, "test": 200, "purge": PURGE}
-    )
-    return prepare_run(load_config(cfg), progress=False, verbose=False)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import allocgym.backtest as backtest_module
 from allocgym.agents import RLAgent
 from allocgym.backtest.metrics import sharpe_ratio
 from allocgym.exceptions import ConfigError
-from allocgym.experiment import load_config, prepare_run
+from allocgym.experiment import load_config
 from allocgym.experiment.sweep_config import CrossValidation, SweepConfig
 from allocgym.sweep.space import Trial
 from allocgym.sweep.trial import run_trial, validation_pass
@@ -40,17 +40,6 @@ def _recorder(patch) -> list[dict]:
     patch.setattr(RLAgent, "make_env", recorded_make_env)
     patch.setattr(backtest_module, "backtest", recorded_backtest)
     return calls
-
-
-@pytest.fixture(scope="module")
-def two_folds(tmp_path_factory, synthetic_market):
-    """520 days, train 300, test 200, purge 10: folds train [0, 300) test [310, 510) and
-    train [200, 500) test [510, 520); window 5, rebalance_every 5."""
-    root = tmp_path_factory.mktemp("purged")
-    cfg = tiny_experiment(
-        root, synthetic_market, 520, walk_forward={"train": 300, "test": 200, "purge": 10}
-    )
-    return prepare_run(load_config(cfg), progress=False, verbose=False)
 
 
 @pytest.fixture(scope="module")
