@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
 
     run_experiment(
         _config(args), fresh=args.fresh, progress=not args.no_progress,
-        backend=args.backend, address=args.address,
+        backend=args.backend, address=args.address, threads=args.threads,
     )  # fmt: skip
     return 0
 
@@ -31,7 +31,7 @@ def train(args: argparse.Namespace) -> int:
 
     saved = train_agents(
         _config(args), fresh=args.fresh, progress=not args.no_progress,
-        backend=args.backend, address=args.address,
+        backend=args.backend, address=args.address, threads=args.threads,
     )  # fmt: skip
     for path in saved:
         print(f"saved {path}")
@@ -65,6 +65,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "process (local, default) or as Ray tasks, in parallel (ray: a Ray instance on "
         "127.0.0.1 with this machine's CPUs, or the cluster of --address); the run folder "
         "is the same either way (docs/agents.md)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="PyTorch threads of each training (local), or CPUs of each Ray task "
+        "(default 1: the same models on every machine and backend, and the fastest on a "
+        "shared machine)",
     )
     p.add_argument(
         "--address",

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from allocgym._io import atomic_write, safe_component
+from allocgym._threads import torch_threads
 from allocgym.exceptions import TrainingFailed
 
 __all__ = ["TrainingFailed", "TrainingTask", "train_on_ray", "training_tasks"]
@@ -75,12 +76,9 @@ def _train_task(
 ) -> dict[str, dict[str, bytes]]:
     """Train one fold in a scratch folder (on a Ray worker); return its files as bytes:
     ``{"model": {name: bytes}, "tensorboard": {relative path: bytes}}``."""
-    import torch
-
     from allocgym.experiment.runner import build_agent
 
-    torch.set_num_threads(max(1, int(threads)))
-    with tempfile.TemporaryDirectory(prefix="allocgym-task-") as tmp:
+    with torch_threads(threads), tempfile.TemporaryDirectory(prefix="allocgym-task-") as tmp:
         root = Path(tmp)
         agent = build_agent(config, config.agents[task.agent], task.seed, root=root)
         sl = slice(task.start, task.stop)

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from allocgym._io import atomic_write
+from allocgym._threads import torch_threads
 from allocgym._typing import BoolArray, FloatArray, IntArray
 from allocgym.data import MarketData
 from allocgym.exceptions import DataError
@@ -89,20 +90,6 @@ def input_scaling(
 def standardise(x: FloatArray, mean: FloatArray, scale: FloatArray) -> FloatArray:
     """``(x - mean) / scale`` clipped to +-_CLIP, as float32 (the network's input)."""
     return np.clip((x - mean) / scale, -_CLIP, _CLIP).astype(np.float32)
-
-
-class _Threads:
-    """Set torch's intra-op threads for a block and restore them afterwards."""
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-
-    def __enter__(self) -> None:
-        self.old = torch.get_num_threads()
-        torch.set_num_threads(self.n)
-
-    def __exit__(self, *exc: object) -> None:
-        torch.set_num_threads(self.old)
 
 
 class LSTMForecaster:
@@ -254,7 +241,7 @@ class LSTMForecaster:
         self.target_scale_ = float(ys[train].std() + 1e-12)
         yz = ((ys - self.target_mean_) / self.target_scale_).astype(np.float32)
         self.n_train_, self.n_val_ = int(train.sum()), int(val.sum())
-        with _Threads(cfg.threads), torch.random.fork_rng(devices=[]):
+        with torch_threads(cfg.threads), torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             self._train(xs[train], yz[train], xs[val], yz[val])
         self.until_ = int(until)
@@ -315,7 +302,7 @@ class LSTMForecaster:
         z = self._standardise(self._inputs(market))
         rows = np.asarray(rows, dtype=np.int64)
         windows, valid = self._windows(z, rows)
-        with _Threads(self._config.threads), torch.no_grad():
+        with torch_threads(self._config.threads), torch.no_grad():
             out = self.net_(torch.from_numpy(windows)).numpy().astype(np.float64)
         forecast = self.target_mean_ + self.target_scale_ * out
         forecast[~valid] = np.nan

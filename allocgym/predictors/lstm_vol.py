@@ -44,6 +44,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
+from allocgym._threads import torch_threads
 from allocgym._typing import FloatArray
 from allocgym.data import MarketData
 from allocgym.exceptions import DataError
@@ -51,7 +52,6 @@ from allocgym.predictors.config import LSTMConfig
 from allocgym.predictors.lstm import (
     LSTMForecaster,
     LSTMNet,
-    _Threads,
     input_scaling,
     standardise,
 )
@@ -216,7 +216,7 @@ class LSTMVolatility:
         log_y = np.log(ys + self.floor_)
         mean, scale = float(log_y[train].mean()), float(log_y[train].std() + 1e-12)
         yz = ((log_y - mean) / scale).astype(np.float32)
-        with _Threads(cfg.threads), torch.random.fork_rng(devices=[]):
+        with torch_threads(cfg.threads), torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             trainer._train(xs[train], yz[train], xs[val], yz[val])
             with torch.no_grad():
@@ -238,7 +238,7 @@ class LSTMVolatility:
         rows = np.arange(start, stop)
         windows, valid = LSTMForecaster(self._config)._windows(z, rows)
         out = np.full((len(rows) * market.n_assets, len(self.nets_)), np.nan)
-        with _Threads(self._config.threads), torch.no_grad():
+        with torch_threads(self._config.threads), torch.no_grad():
             for k, (h, net) in enumerate(self.nets_.items()):
                 f = net(torch.from_numpy(windows)).numpy().astype(np.float64)
                 log_v = self.target_mean_[h] + self.target_scale_[h] * f

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from allocgym._io import atomic_write
+from allocgym._threads import torch_threads
 from allocgym.exceptions import ConfigError, DataError
 from allocgym.experiment.config import ExperimentConfig, load_config
 from allocgym.experiment.sweep_config import CrossValidation, SweepConfig
@@ -367,15 +368,8 @@ def run_trial(
     ``threads`` (the trial's CPUs) caps torch's threads while the trial runs: the
     floating-point sums, hence the trained agents, then do not depend on the backend.
     """
-    import torch
-
-    before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(max(1, int(threads)))
-    try:
+    with torch_threads(None if threads is None else max(1, int(threads))):
         return _run_trial(base, trial, root, validation, report)
-    finally:
-        torch.set_num_threads(before)
 
 
 def _run_trial(

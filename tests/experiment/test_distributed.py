@@ -62,18 +62,15 @@ def _models(run_dir) -> dict[str, dict[str, np.ndarray]]:
 def test_a_ray_run_is_the_local_run(tiny, ray_session, capsys):
     local = load_config({**tiny, "name": "local"})
     on_ray = load_config({**tiny, "name": "on_ray"})
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the threads of a task (cpus_per_task=1): the same arithmetic
-    try:
-        run_experiment(local, progress=False, verbose=False)
-    finally:
-        torch.set_num_threads(threads)
+    # both with their defaults: a local run trains on one torch thread and each Ray
+    # task on its one CPU, so both do the same arithmetic whatever this machine's cores
+    run_experiment(local, progress=False, verbose=False)
     run_experiment(on_ray, progress=False, verbose=True, backend="ray")
     assert "ray: 4 trainings to run, 0 already saved (local, 127.0.0.1)" in capsys.readouterr().out
     assert ray_session.nodes()[0]["NodeManagerAddress"] == "127.0.0.1"
     a, b = Results.load(local.run_dir), Results.load(on_ray.run_dir)
     assert list(b.metrics.index) == ["PPO s0", "PPO s1", "PPO ensemble", "1/N"]
-    # same seeds, data, settings and torch threads: the same models, so the same track
+    # same seeds, data, settings and threads: the same models, so the same track
     np.testing.assert_allclose(b.returns.to_numpy(), a.returns.to_numpy(), rtol=0, atol=1e-12)
     ma, mb = _models(local.run_dir), _models(on_ray.run_dir)
     assert list(ma) == list(mb) and len(ma) == 4  # 2 seeds x 2 folds, same folders
@@ -128,4 +125,6 @@ def test_backend_and_address_are_checked_before_anything_is_written(tiny, tmp_pa
     path.write_text(yaml.safe_dump({**tiny, "output_dir": str(tmp_path)}))
     assert main(["run", str(path), "--address", "10.0.0.1:6379"]) == 1
     assert "it needs backend='ray'" in capsys.readouterr().err
+    assert main(["train", str(path), "--threads", "0", "--backend", "ray"]) == 1
+    assert "threads=0 is invalid; expected a whole number >= 1" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())

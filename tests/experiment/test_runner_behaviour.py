@@ -287,6 +287,52 @@ def test_train_agents_refuses_a_bad_backend_before_anything_is_written(agent_con
 
 
 @pytest.fixture
+def learn_threads(monkeypatch) -> list[int]:
+    """torch's thread count at every SB3 ``learn`` call from here on."""
+    import torch
+    from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+
+    seen: list[int] = []
+    learn = OnPolicyAlgorithm.learn
+
+    def recorded(self, *args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return learn(self, *args, **kwargs)
+
+    monkeypatch.setattr(OnPolicyAlgorithm, "learn", recorded)
+    return seen
+
+
+@pytest.mark.parametrize("entry", [train_agents, run_experiment])
+def test_local_training_runs_on_the_given_threads_and_gives_them_back(
+    agent_config, learn_threads, entry
+):
+    """Default one thread (the same arithmetic as a Ray task with one CPU, on any
+    machine); ``threads`` sets it for the trainings only."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        entry(agent_config, progress=False, verbose=False)
+        assert learn_threads == [1] * 4  # two seeds x two folds, each on one thread
+        assert torch.get_num_threads() == 3
+        learn_threads.clear()
+        entry(agent_config, fresh=True, progress=False, verbose=False, threads=2)
+        assert learn_threads == [2] * 4
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("threads", [0, -1, 1.5, True, "2"])
+def test_a_bad_thread_count_is_refused_before_anything_is_written(agent_config, threads):
+    with pytest.raises(ConfigError, match=rf"threads={threads!r} is invalid"):
+        run_experiment(agent_config, progress=False, verbose=False, threads=threads)
+    assert not agent_config.run_dir.exists()
+
+
+@pytest.fixture
 def fake_ray(monkeypatch):
     """Ray replaced by recorders: ``start_ray`` records its arguments; the run's
     ``prepare_run`` records the joblib backend it runs under; ``train_on_ray`` records
@@ -328,6 +374,7 @@ def test_on_ray_the_features_use_every_worker_and_the_trainings_are_ray_tasks(
     assert fake_ray["prepare"] == [("RayBackend", -1)]  # every CPU of the cluster
     ((prepared, kwargs),) = fake_ray["train_on_ray"]
     assert prepared.config is agent_config and kwargs["address"] == address
+    assert kwargs["cpus_per_task"] == 1  # each task trains on the local default's one thread
     assert not (agent_config.run_dir / "models").exists()  # nothing trained here
     assert not _locked(agent_config)
 

@@ -47,8 +47,11 @@ def test_probability_at_t_is_the_posterior_of_the_inputs_at_t(separated):
     gm.precisions_cholesky_ = np.linalg.cholesky(np.linalg.inv(model.covars_))
     z = (regime_inputs(market)[1000:1500] - model.input_mean_) / model.input_scale_
     np.testing.assert_allclose(probs, gm.predict_proba(z), atol=1e-8)
-    # no dynamics: a row depends on its own inputs only, whatever came before
-    np.testing.assert_array_equal(model.predict(market, 1200, 1201), probs[200:201])
+    # no dynamics: a row depends on its own inputs only, whatever came before (alone or
+    # in a batch, numpy's vectorised sums may differ in the last bit; a filter carrying
+    # yesterday's posterior would move these probabilities by orders of magnitude more)
+    alone = model.predict(market, 1200, 1201)
+    np.testing.assert_allclose(alone, probs[200:201], rtol=1e-12, atol=1e-300)
 
 
 def test_states_ordered_by_volatility_and_labels_stable_across_refits(separated):
