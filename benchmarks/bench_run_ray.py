@@ -2,12 +2,12 @@
 
 PPO with ``--seeds`` seeds on the synthetic market (technical features, ``--folds``
 walk-forward folds, ``--timesteps`` steps per (seed, fold)), beside 1/N. Local: the
-trainings one after the other in this process (PyTorch on its default threads). Ray: a
+trainings one after the other in this process (PyTorch on one thread, the default). Ray: a
 local instance bound to 127.0.0.1 with ``--num-cpus`` CPUs, one task per (seed, fold);
 Ray's start-up and the workers' imports are inside its time. Both build the features
 first (not timed: the same work). Prints the two wall times, their ratio, and the
-largest difference between the two runs' daily returns (the same models up to the
-PyTorch thread count).
+largest difference between the two runs' daily returns (0: both train every model on
+one thread, so they train the same models).
 
 Run: ``python benchmarks/bench_run_ray.py [--timesteps 20000] [--seeds 2] [--num-cpus 2]``
 (needs ``pip install "allocgym[ray]"``).
