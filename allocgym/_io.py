@@ -1,4 +1,5 @@
-"""Atomic writes: a reader sees the old file (or folder) or the new one, never half of one.
+"""Atomic writes: a reader sees the old file (or folder) or the new one, never half of one;
+and the one reader of a YAML mapping that names the file when it cannot be read.
 
 SPEC invariant 6 ("outputs are written atomically; an interrupted experiment resumes")
 rests on this one function. The content goes to a temporary file or folder next to the
@@ -106,3 +107,34 @@ def atomic_write(
             Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def read_yaml_mapping(path: str | os.PathLike, what: str, remedy: str) -> dict[str, Any]:
+    """The mapping in the YAML file ``path``, or a :class:`ConfigError` that names the
+    file, says what it is (``what``) and what to do (``remedy``).
+
+    An empty file reads as ``{}``; unreadable bytes, invalid YAML and a document that is
+    not a mapping are refused.
+    """
+    import yaml
+
+    from allocgym.exceptions import ConfigError
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as exc:  # one line, with the place, not yaml's own dump
+        mark = exc.problem_mark
+        where = "" if mark is None else f" at line {mark.line + 1}, column {mark.column + 1}"
+        raise ConfigError(
+            f"{path}: cannot read {what} (invalid YAML: {exc.problem}{where}); {remedy}"
+        ) from None
+    except (yaml.YAMLError, OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"{path}: cannot read {what} ({type(exc).__name__}: {exc}); {remedy}"
+        ) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: {what} is not a mapping (a {type(data).__name__}); {remedy}")
+    return data

@@ -78,6 +78,8 @@ TARGETS: dict[str, list[str]] = {
     "allocgym/experiment/runner.py": ["tests/experiment", "tests/test_invariants.py"],
     "allocgym/agents/policy.py": ["tests/agents", "tests/experiment/test_runner.py"],
     "allocgym/sweep/trial.py": ["tests/sweep"],
+    "allocgym/agents/networks.py": ["tests/agents", "tests/envs/test_checkers.py"],
+    "allocgym/_threads.py": ["tests/test_threads.py", "tests/experiment/test_runner_behaviour.py"],
 }
 
 _BINOP_SWAP = {

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from allocgym._io import atomic_write
+from allocgym._io import atomic_write, read_yaml_mapping
+from allocgym.exceptions import ConfigError
 
 
 def _fail(tmp: str) -> None:
@@ -122,3 +124,28 @@ def test_check_component_refuses_what_is_not_one_folder_name(text, why: str) -> 
 
     assert why in check_component(text)
     assert check_component("quickstart-2") is None and check_component("PPO s0") is None
+
+
+# ---------------------------------------------------------------- read_yaml_mapping
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [("a: [1, 2\n", r"cannot read the thing \(invalid YAML: expected ',' or '\]', but got "
+                   r"'<stream end>' at line 2, column 1\)"),
+     ("- a\n- b\n", r"the thing is not a mapping \(a list\)"),
+     (b"\xff\xfe: 1\n", r"cannot read the thing \(UnicodeDecodeError")],
+)  # fmt: skip
+def test_read_yaml_mapping_names_the_file_and_the_remedy(tmp_path, text, match):
+    path = tmp_path / "x.yaml"
+    (path.write_bytes if isinstance(text, bytes) else path.write_text)(text)
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(path))}: {match}.*; do this$"):
+        read_yaml_mapping(path, "the thing", "do this")
+
+
+def test_read_yaml_mapping_reads_a_mapping_and_an_empty_file(tmp_path):
+    path = tmp_path / "x.yaml"
+    path.write_text("a: 1\nb: [2, 3]\n")
+    assert read_yaml_mapping(path, "the thing", "do this") == {"a": 1, "b": [2, 3]}
+    path.write_text("")
+    assert read_yaml_mapping(path, "the thing", "do this") == {}
+    with pytest.raises(ConfigError, match=r"cannot read the thing \(FileNotFoundError"):
+        read_yaml_mapping(tmp_path / "missing.yaml", "the thing", "do this")

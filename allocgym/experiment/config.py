@@ -39,7 +39,7 @@ from typing import Any
 
 import yaml
 
-from allocgym._io import check_component, safe_component
+from allocgym._io import check_component, read_yaml_mapping, safe_component
 from allocgym.envs.settings import EnvSettings
 from allocgym.exceptions import ConfigError, SettingError
 from allocgym.predictors.config import DEFAULT_PRESET
@@ -599,13 +599,10 @@ def load_config(source: str | Path | dict[str, Any], **overrides: Any) -> Experi
         path = Path(source)
         if not path.exists():
             raise ConfigError(f"{path}: config file not found")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        data = read_yaml_mapping(
+            path, "the config", "expected a mapping of sections (name, data, env, ...)"
+        )
         where = str(path)
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: expected a mapping of sections, got {type(data).__name__}")
         data.setdefault("name", path.stem)
     data.update(overrides)
     try:

@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from allocgym._io import atomic_write
+from allocgym._io import atomic_write, read_yaml_mapping
 from allocgym.exceptions import ConfigError
 
 __all__ = ["LOCK", "MARKER", "acquire_lock", "config_guard", "open_run_folder", "release_lock"]
@@ -119,18 +119,11 @@ def config_guard(config: Any, record: str = "experiment.yaml") -> None:
     if not path.exists():
         atomic_write(path, lambda tmp: Path(tmp).write_text(text))
         return
-    try:
-        old = yaml.safe_load(path.read_text())
-    except (yaml.YAMLError, OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            f"{path}: cannot read the saved experiment config ({type(exc).__name__}: "
-            f"{exc}); restore it, or run under another name to start a new experiment"
-        ) from None
-    if not isinstance(old, dict):
-        raise ConfigError(
-            f"{path}: the saved experiment config is not a mapping; restore it, or run "
-            "under another name to start a new experiment"
-        )
+    old = read_yaml_mapping(
+        path,
+        "the saved experiment config",
+        "restore it, or run under another name to start a new experiment",
+    )
     kind, saved = ("a sweep", "trials") if record == "sweep.yaml" else ("an experiment", "models")
     ours = _identity(config.to_dict())
     theirs = _identity(old)

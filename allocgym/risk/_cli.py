@@ -6,8 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from allocgym._io import read_yaml_mapping
 from allocgym.exceptions import ConfigError, DataError
 
 __all__ = ["add_arguments", "run_market", "stress"]
@@ -53,8 +52,18 @@ def run_market(run_dir: Path, config: dict[str, Any]) -> Any:
     experiment = run_dir / "experiment.yaml"
     saved: dict[str, Any] = {}
     if experiment.is_file():
-        with open(experiment, encoding="utf-8") as fh:
-            saved = (yaml.safe_load(fh) or {}).get("data") or {}
+        saved = (
+            read_yaml_mapping(
+                experiment,
+                "the run's experiment config",
+                "restore it from a copy of the run folder, or re-run the experiment",
+            ).get("data")
+            or {}
+        )
+        if not isinstance(saved, dict):
+            raise ConfigError(
+                f"{experiment}: its 'data' section is not a mapping; restore the file"
+            )
     source = saved.get("source") or data.get("source")
     # The whole source, not the run's start..end: a replay may take any crisis of the
     # data, and the scenario model sees only the days up to its date anyway.

@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
+from allocgym._io import read_yaml_mapping
 from allocgym._typing import FloatArray
 from allocgym.backtest.results import Results
 from allocgym.data import MarketData
@@ -131,7 +131,7 @@ def resolve_windows(windows: WindowSpec = None) -> list[Window]:
 
 
 def load_windows(path: str | os.PathLike) -> dict[str, tuple[Any, Any]]:
-    """Windows from a YAML file (``yaml.safe_load``).
+    """Windows from a YAML file.
 
     Either a top-level mapping or one under ``windows:``; each entry is
     ``name: [start, end]`` or ``name: {start: ..., end: ...}``::
@@ -141,12 +141,9 @@ def load_windows(path: str | os.PathLike) -> dict[str, tuple[Any, Any]]:
           my crash: [2018-09-20, 2018-12-24]
     """
     path = Path(path)
-    with open(path, encoding="utf-8") as fh:
-        try:
-            raw = yaml.safe_load(fh)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML ({exc})") from None
-    if isinstance(raw, Mapping) and set(raw) == {"windows"}:
+    shape = "write name: [start, end] pairs, optionally under 'windows:'"
+    raw: Any = read_yaml_mapping(path, "the stress windows", shape)
+    if set(raw) == {"windows"}:
         raw = raw["windows"]
     if not isinstance(raw, Mapping) or not raw:
         raise ConfigError(

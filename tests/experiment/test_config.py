@@ -32,14 +32,16 @@ def test_shipped_configs_are_valid(name):
 
 def test_the_quickstart_is_what_its_selection_sweeps_chose():
     """quickstart_selection chose the action map, quickstart_scale (the same experiment
-    with that map) the tilt's size under the turnover cap; the quickstart runs that
-    choice and counts the other configurations tried in its deflated Sharpe ratio."""
+    with that map) the tilt's size under the turnover cap, quickstart_network (with that
+    tilt) the network; the quickstart runs that choice and counts the other
+    configurations tried in its deflated Sharpe ratio."""
     from allocgym.sweep import SweepConfig, expand
 
     quick = load_config(EXPERIMENTS / "quickstart.yaml")
     stage1 = load_config(EXPERIMENTS / "quickstart_selection.yaml")
     stage2 = load_config(EXPERIMENTS / "quickstart_scale.yaml")
-    for stage in (stage1, stage2):
+    stage3 = load_config(EXPERIMENTS / "quickstart_network.yaml")
+    for stage in (stage1, stage2, stage3):
         assert stage.walk_forward == quick.walk_forward and stage.data == quick.data
         assert stage.agents[0].timesteps == quick.agents[0].timesteps
     assert dataclasses.replace(stage1.env, action=quick.env.action, action_kwargs={}) == (
@@ -53,10 +55,14 @@ def test_the_quickstart_is_what_its_selection_sweeps_chose():
     scales = sweep2.space["env.action_kwargs.scale"].values
     assert quick.env.action in space1 and quick.env.action_kwargs["scale"] in scales
     assert sweep2.max_turnover == 5.0
-    # every configuration tried, less the one run here and the one both stages share
-    # (residual_current at its default scale 0.1)
-    tried = len(expand(SweepConfig.from_dict(stage1.sweep))) + len(expand(sweep2))
-    assert 0.1 in scales and quick.report.prior_trials == tried - 2
+    assert stage3.env == quick.env  # the selected map and tilt
+    networks = SweepConfig.from_dict(stage3.sweep).space["agents.0.network"].values
+    assert quick.agents[0].network == "mlp" and set(networks) == {"mlp", "equivariant"}
+    # every configuration tried, less the one run here and the ones two stages share
+    # (residual_current at its default scale 0.1 in stages 1 and 2; the quickstart's
+    # own configuration, the MLP at scale 0.025, in stages 2 and 3)
+    tried = sum(len(expand(SweepConfig.from_dict(s.sweep))) for s in (stage1, stage2, stage3))
+    assert 0.1 in scales and quick.report.prior_trials == tried - 3
 
 
 def test_quickstart_has_ppo_and_the_four_baselines():
@@ -177,11 +183,13 @@ def test_missing_and_malformed_files(tmp_path):
         load_config(tmp_path / "nope.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("env: [unclosed")
-    with pytest.raises(ConfigError, match=r"bad\.yaml: not valid YAML"):
+    with pytest.raises(ConfigError, match=r"bad\.yaml: cannot read the config \(invalid YAML: "):
         load_config(bad)
     listy = tmp_path / "list.yaml"
     listy.write_text("- 1\n- 2\n")
-    with pytest.raises(ConfigError, match=r"expected a mapping of sections, got list"):
+    with pytest.raises(
+        ConfigError, match=r"the config is not a mapping \(a list\); expected a mapping of sections"
+    ):
         load_config(listy)
 
 

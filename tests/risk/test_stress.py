@@ -129,7 +129,10 @@ def test_windows_from_yaml(tmp_path):
     with pytest.raises(ConfigError, match=r"w.yaml: window 'a'.*must be before"):
         load_windows(path)
     path.write_text("- 1\n- 2\n")
-    with pytest.raises(ConfigError, match="expected a mapping"):
+    with pytest.raises(ConfigError, match=r"w.yaml: the stress windows is not a mapping \(a list"):
+        load_windows(path)
+    path.write_text("windows: [1, 2]\n")
+    with pytest.raises(ConfigError, match="expected a mapping name -> \\[start, end\\]"):
         load_windows(path)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -56,3 +57,17 @@ def test_window_outside_the_data_is_an_error(run_dir, tmp_path, capsys):
     assert main(["stress", str(run_dir), "--paths", "20", "--horizon", "3",
                  "--windows", str(windows)]) == 1  # fmt: skip
     assert "window 'gfc' (2007-10-09 to 2009-03-09) is outside the data" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [("data: {source: [\n", "cannot read the run's experiment config (invalid YAML: "),
+     ("- a list\n", "the run's experiment config is not a mapping (a list)"),
+     ("data: [1, 2]\n", "its 'data' section is not a mapping")],
+)  # fmt: skip
+def test_a_garbled_experiment_yaml_is_named_with_the_remedy(run_dir, tmp_path, capsys, text, match):
+    copy = shutil.copytree(run_dir, tmp_path / "tiny")
+    (copy / "experiment.yaml").write_text(text)
+    assert main(["stress", str(copy), "--paths", "20", "--horizon", "3"]) == 1
+    err = capsys.readouterr().err
+    assert f"{copy / 'experiment.yaml'}: " in err and match in err
