@@ -80,6 +80,13 @@ TARGETS: dict[str, list[str]] = {
     "allocgym/sweep/trial.py": ["tests/sweep"],
     "allocgym/agents/networks.py": ["tests/agents", "tests/envs/test_checkers.py"],
     "allocgym/_threads.py": ["tests/test_threads.py", "tests/experiment/test_runner_behaviour.py"],
+    "allocgym/experiment/run_folder.py": [
+        "tests/experiment/test_run_folder.py",
+        "tests/experiment/test_runner_behaviour.py",
+        "tests/experiment/test_runner.py",
+        "tests/agents/test_model_files.py",
+    ],
+    "allocgym/agents/model_file.py": ["tests/agents"],
 }
 
 _BINOP_SWAP = {
