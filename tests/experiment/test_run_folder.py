@@ -137,6 +137,32 @@ def test_a_moved_run_folder_resumes_and_no_destructive_flag_is_suggested(baselin
     assert "--fresh" not in str(err.value) and "--name" in str(err.value)
 
 
+def test_a_moved_run_folder_loads_its_trained_models_instead_of_retraining(
+    tmp_path, synthetic_market, monkeypatch
+):
+    """The case the issue describes: the models, the expensive part, survive a move."""
+    from allocgym.experiment import runner
+
+    config = tiny_experiment(tmp_path, synthetic_market, 700, report={"n_boot": 10})
+    first = _run(config)
+    moved = tmp_path / "archive"
+    shutil.move(Path(config["output_dir"]) / config["name"], moved / "renamed")
+    built: dict = {}
+    build = runner.build_policies
+
+    def keep(*args, **kwargs):
+        built.update(build(*args, **kwargs))
+        return built
+
+    monkeypatch.setattr(runner, "build_policies", keep)
+    again = _run({**config, "output_dir": str(moved), "name": "renamed"})
+    agent = built["PPO"]
+    assert (agent.n_folds_loaded_, agent.n_folds_trained_) == (2, 0)
+    assert agent.checkpoint_dir == moved / "renamed" / "models" / "PPO"
+    assert list(again.returns.columns) == list(first.returns.columns)
+    assert (again.returns.to_numpy() == first.returns.to_numpy()).all()
+
+
 def test_a_garbled_experiment_yaml_is_named(baselines_only):
     _run(baselines_only)
     path = Path(baselines_only["output_dir"]) / baselines_only["name"] / "experiment.yaml"
