@@ -22,6 +22,7 @@ from allocgym.baselines import (
     ClusterAllocation,
     EqualWeight,
     HierarchicalRiskParity,
+    MeanVariance,
     MinVariance,
     RiskParity,
     SparseMaxSharpe,
@@ -128,7 +129,8 @@ def test_same_seed_fresh_run_gives_identical_numbers(market, base_run):
 @pytest.mark.parametrize("model", ["hmm", "gmm"])
 def test_regime_features_and_regime_covariance_are_point_in_time(market, model):
     # issue 16: regime probabilities (HMM or Gaussian mixture) and the regime-aware
-    # covariance they feed; changing every price after t leaves both unchanged at <= t
+    # covariance and expected returns they feed; changing every price after t leaves
+    # them unchanged at <= t
     t = 480
     prices = np.array(market.prices, copy=True)
     rng = np.random.default_rng(5)
@@ -139,17 +141,26 @@ def test_regime_features_and_regime_covariance_are_point_in_time(market, model):
     for m in (market, market.with_prices(prices)):
         features = build_features(m, config, cache_dir=False, progress=False)
         results = backtest(
-            {"MinVar regime": MinVariance(lookback=100, covariance="regime")},
+            {
+                "MinVar regime": MinVariance(lookback=100, covariance="regime"),
+                # the regime-weighted expected returns, alone and with the regime covariance
+                "MV regime mean": MeanVariance(lookback=100, expected_returns="regime"),
+                "MaxSharpe regime": MeanVariance(
+                    "max_sharpe", lookback=100, covariance="regime", expected_returns="regime"
+                ),
+            },
             m,
             features,
             splitter=WalkForward(train=250, test=150),
             env=ENV,
             n_boot=20,
         )
-        runs.append((features.market_values, results.weights["MinVar regime"]))
+        runs.append((features.market_values, results.weights))
     (pa, wa), (pb, wb) = runs
     np.testing.assert_array_equal(pa[: t + 1], pb[: t + 1])
     assert np.isfinite(pa[250:]).all() and not np.array_equal(pa[t + 1 :], pb[t + 1 :])
     cutoff = market.dates[t]
-    np.testing.assert_array_equal(wa.loc[:cutoff].to_numpy(), wb.loc[:cutoff].to_numpy())
-    assert not np.array_equal(wa.loc[cutoff:].to_numpy(), wb.loc[cutoff:].to_numpy())
+    for name in ("MinVar regime", "MV regime mean", "MaxSharpe regime"):
+        a, b = wa[name], wb[name]
+        np.testing.assert_array_equal(a.loc[:cutoff].to_numpy(), b.loc[:cutoff].to_numpy(), name)
+        assert not np.array_equal(a.loc[cutoff:].to_numpy(), b.loc[cutoff:].to_numpy()), name

@@ -24,12 +24,14 @@ class ScheduledPolicy:
     the previous weights, counts the failure in ``n_fallbacks_`` and records
     ``(date, reason)`` in ``fallbacks_``; a backtest never stops on it.
 
-    ``required_features`` maps the per-asset features the policy cannot run without
-    to ``(what for, what to set instead)``; :meth:`fit` and every rebalance raise
+    ``required_features`` maps the features (per-asset, or market features such as
+    ``regime_p0``) the policy cannot run without to ``(what for, what to set
+    instead)``; :meth:`fit` and every rebalance raise
     :class:`~allocgym.exceptions.ConfigError` when the features lack one (a missing
     feature is a configuration error, not an optimiser failure to fall back from).
     ``kind`` is the policy's category in result tables: ``"ML-enhanced"`` when it
-    requires predictor features, ``"traditional"`` (prices only) otherwise.
+    requires predictor features or its ``covariance`` estimator (if it has one) reads
+    the feature panel (``uses_features``), ``"traditional"`` (prices only) otherwise.
     """
 
     def __init__(self, rebalance_every: int = 21) -> None:
@@ -49,8 +51,14 @@ class ScheduledPolicy:
 
     @property
     def kind(self) -> str:
-        """``"ML-enhanced"`` when predictor features feed the policy, else ``"traditional"``."""
-        return "ML-enhanced" if self.required_features else "traditional"
+        """``"ML-enhanced"`` when predictor features feed the policy, else ``"traditional"``.
+
+        Predictor features feed it when it requires some (``required_features``) or when
+        its ``covariance`` estimator says it reads the panel (``uses_features``), so that
+        every baseline taking a covariance (Black-Litterman included) is labelled alike.
+        """
+        reads_panel = getattr(getattr(self, "covariance", None), "uses_features", False)
+        return "ML-enhanced" if self.required_features or reads_panel else "traditional"
 
     def reset(self) -> None:
         self._last_t: int | None = None

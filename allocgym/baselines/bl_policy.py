@@ -63,9 +63,18 @@ class BlackLitterman(ScheduledPolicy):
     ``view_feature`` (no panel, or a preset without the LSTM forecaster) is an error at
     :meth:`fit` and at every rebalance, not a silent 1/N: the equilibrium prior alone
     is ``views="none"``, a traditional policy labelled "Black-Litterman prior (no
-    views)". Dates where the feature is NaN (before the forecaster's first fit) have no
-    views: the posterior is the prior (``μ = Π``, ``Σ_post = (1 + τ) Σ``) and the
-    weights are ``w_ref``.
+    views)" (ML-enhanced all the same with a covariance that reads the panel, such as
+    ``garch`` or ``regime``). Dates where the feature is NaN (before the forecaster's
+    first fit) have no views: the posterior is the prior (``μ = Π``,
+    ``Σ_post = (1 + τ) Σ``) and the weights are ``w_ref``.
+
+    Regime-aware moments: ``covariance="regime"`` makes ``Σ``, and so the prior
+    ``Π = δ Σ w_ref`` and the posterior, regime aware. The regime-weighted mean
+    (``expected_returns="regime"`` of :class:`~allocgym.baselines.MeanRiskPolicy`) is
+    deliberately not a prior or views source here: the prior is the equilibrium by
+    construction (no views give exactly ``w_ref``), and views come from a per-asset
+    forecast feature whose history ``omega="error"`` measures; a regime mean in either
+    place would be a mean-variance portfolio under another name.
     """
 
     def __init__(

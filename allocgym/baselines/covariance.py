@@ -278,7 +278,11 @@ class RegimeCovariance:
     than ``min_rows`` such rows, or no probabilities at t, the estimate falls back to
     Ledoit–Wolf and the window mean. A panel without regime features raises
     :class:`~allocgym.exceptions.ConfigError` (build the features with a ``regime``
-    predictor, e.g. the ``standard`` preset).
+    predictor, e.g. the ``standard`` preset); ``required_features`` names
+    ``{prefix}0``, so a policy using this estimator is refused by a feature
+    configuration without a regime predictor before any feature is built. ``μ_t`` is
+    what :class:`~allocgym.baselines.MeanRiskPolicy` uses for
+    ``expected_returns="regime"``.
 
     Parameters
     ----------
@@ -307,6 +311,17 @@ class RegimeCovariance:
             raise ValueError(f"prior_obs={self.prior_obs!r}; expected a number >= 0")
         if not isinstance(self.min_rows, int) or self.min_rows < 1:
             raise ValueError(f"min_rows={self.min_rows!r}; expected an integer >= 1")
+
+    @property
+    def required_features(self) -> dict[str, tuple[str, str]]:
+        """The first regime probability (market feature ``{prefix}0``), with what to choose
+        instead."""
+        return {
+            f"{self.prefix}0": (
+                "for covariance='regime'",
+                "choose a covariance that reads prices only, such as 'ledoit_wolf'",
+            )
+        }
 
     def _probabilities(self, state: PolicyState, n_obs: int) -> FloatArray:
         panel = state.features

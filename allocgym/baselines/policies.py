@@ -28,14 +28,14 @@ import numpy as np
 from allocgym._typing import FloatArray, IntArray
 from allocgym.baselines._presets import bind_settings, keyword_parameters, preset_signature
 from allocgym.baselines._schedule import ScheduledPolicy, full_weights, return_window
-from allocgym.baselines.covariance import CovarianceEstimator, get_covariance
+from allocgym.baselines.covariance import CovarianceEstimator, RegimeCovariance, get_covariance
 from allocgym.baselines.optimizer import MeanRiskOptimizer
 from allocgym.exceptions import OptimizationError
 from allocgym.policy import PolicyState
 
 __all__ = ["BuyAndHold", "EqualWeight", "MeanRiskPolicy", "MeanVariance", "MinVariance"]
 
-EXPECTED_RETURNS = ("historical", "forecast")
+EXPECTED_RETURNS = ("historical", "forecast", "regime")
 OPTIMIZER_SETTINGS = tuple(p.name for p in keyword_parameters(MeanRiskOptimizer))
 """The names of :class:`MeanRiskOptimizer`'s settings (``objective``, ``risk_aversion``, ...)."""
 
@@ -89,10 +89,10 @@ class BuyAndHold(ScheduledPolicy):
 class MeanRiskPolicy(ScheduledPolicy):
     """Re-optimise a mean–risk optimiser on point-in-time estimates at every rebalance.
 
-    At each rebalance: ``Σ`` from ``covariance`` and ``μ`` (window mean, or the
-    ``lstm_forecast`` feature at t) over the last ``lookback`` returns dated <= t, both
-    annualised (× ``periods_per_year``); then ``optimizer.solve(Σ, μ, w_prev)`` with
-    ``w_prev`` the current drifted asset weights.
+    At each rebalance: ``Σ`` from ``covariance`` and ``μ`` (window mean, the
+    ``lstm_forecast`` feature at t, or the regime-weighted mean) over the last
+    ``lookback`` returns dated <= t, both annualised (× ``periods_per_year``); then
+    ``optimizer.solve(Σ, μ, w_prev)`` with ``w_prev`` the current drifted asset weights.
 
     Parameters
     ----------
@@ -104,9 +104,24 @@ class MeanRiskPolicy(ScheduledPolicy):
     rebalance_every : int
         Days between rebalances (default 21).
     covariance : str or CovarianceEstimator
-        ``ledoit_wolf`` (default), ``sample``, ``ewma``, ``garch`` or an estimator object.
-    expected_returns : {"historical", "forecast"}
-        Mean of the window, or the panel's ``lstm_forecast`` at t (daily, raw units).
+        ``ledoit_wolf`` (default), ``sample``, ``ewma``, ``garch``, ``graphical_lasso``,
+        ``regime`` or an estimator object.
+    expected_returns : {"historical", "forecast", "regime"}
+        ``historical``: mean of the window. ``forecast``: the panel's ``lstm_forecast``
+        at t (daily, raw units). ``regime``: the mean per market regime mixed with the
+        regime probabilities at t (Ang & Bekaert 2002), ``μ_t = Σ_k p_k(t) μ_k`` with
+        ``μ_k = (Σ_s p_{k,s} x_s + c x̄) / (Σ_s p_{k,s} + c)`` over the window's returns
+        ``x_s`` (each day weighted by its filtered probability ``p_{k,s}`` of regime k;
+        ``x̄`` the window mean, ``c`` the estimator's ``prior_obs``, default 20, 0 for
+        the plain weighted mean; ``p(t)`` normalised to sum to one) — the ``μ_t`` of
+        :meth:`RegimeCovariance.moments <allocgym.baselines.RegimeCovariance.moments>`,
+        computed by the ``covariance`` estimator itself when it is a
+        :class:`~allocgym.baselines.RegimeCovariance` (one pass, its settings), else by
+        ``RegimeCovariance()``. Point in time: the window and the probabilities
+        ``regime_p0..`` (HMM forward filter or Gaussian mixture) are dated <= t. Before
+        the first regime fit (fewer than ``min_rows`` window days with probabilities,
+        or none at t) it is the window mean. Needs the regime features (presets
+        ``standard`` and ``full``).
     cost_penalty_bps : float
         A turnover penalty in the optimiser's objective, ``cost_penalty_bps·1e-4·‖Δw‖₁``
         amortised to annual units over the rebalance period (× ``periods_per_year /
@@ -143,12 +158,17 @@ class MeanRiskPolicy(ScheduledPolicy):
         check_lookback(lookback)
         if expected_returns not in EXPECTED_RETURNS:
             raise ValueError(
-                f"expected_returns={expected_returns!r}; expected 'historical' or 'forecast'"
+                f"expected_returns={expected_returns!r}; expected one of {EXPECTED_RETURNS}"
             )
         super().__init__(rebalance_every)
         self.lookback = int(lookback)
         self.covariance = get_covariance(covariance)
         self.expected_returns = expected_returns
+        # the regime moments' estimator: the covariance itself when it is one (same
+        # settings, one pass for μ and Σ), else one with the default settings
+        self._regime = (
+            self.covariance if isinstance(self.covariance, RegimeCovariance) else RegimeCovariance()
+        )
         self.periods_per_year = int(periods_per_year)
         self.cost_penalty_bps = float(cost_penalty_bps)
         self.optimizer = with_cost_penalty(
@@ -160,30 +180,34 @@ class MeanRiskPolicy(ScheduledPolicy):
 
     @property
     def required_features(self) -> dict[str, tuple[str, str]]:
-        """``lstm_forecast`` for forecast expected returns, and the covariance's features."""
+        """``lstm_forecast`` for forecast expected returns, the regime probabilities for
+        regime expected returns, and the covariance's features."""
         need = dict(getattr(self.covariance, "required_features", {}))
+        instead = "set expected_returns='historical' (the window mean)"
         if self.expected_returns == "forecast":
-            need["lstm_forecast"] = (
-                "for expected_returns='forecast'",
-                "set expected_returns='historical' (the window mean)",
-            )
+            need["lstm_forecast"] = ("for expected_returns='forecast'", instead)
+        elif self.expected_returns == "regime":
+            key, use = f"{self._regime.prefix}0", "for expected_returns='regime'"
+            if key in need:  # covariance='regime' too: both must change
+                use, instead = f"{need[key][0]} and {use}", f"{need[key][1]}, and {instead}"
+            need[key] = (use, instead)
         return need
-
-    @property
-    def kind(self) -> str:
-        """``"ML-enhanced"`` when forecasts or GARCH volatilities feed it, else traditional."""
-        garch = getattr(self.covariance, "uses_features", False)
-        return "ML-enhanced" if self.required_features or garch else "traditional"
 
     def _estimates(self, state: PolicyState) -> tuple[IntArray, FloatArray, FloatArray]:
         cols, window = return_window(state, self.lookback)
-        cov = self.covariance.estimate(window, state, cols) * self.periods_per_year
+        ppy = self.periods_per_year
+        if self.expected_returns == "regime":
+            mu, cov = self._regime.moments(window, state, cols)
+            if self.covariance is not self._regime:
+                cov = self.covariance.estimate(window, state, cols)
+            return cols, cov * ppy, mu * ppy
+        cov = self.covariance.estimate(window, state, cols) * ppy
         if self.expected_returns == "forecast":
-            mu = _forecast(state, "lstm_forecast")[cols] * self.periods_per_year
+            mu = _forecast(state, "lstm_forecast")[cols] * ppy
             if not np.isfinite(mu).all():
                 raise OptimizationError(f"lstm_forecast missing at {state.date.date()}")
         else:
-            mu = window.mean(axis=0) * self.periods_per_year
+            mu = window.mean(axis=0) * ppy
         return cols, cov, mu
 
     def _target(self, state: PolicyState) -> FloatArray:

@@ -120,5 +120,5 @@ def test_usable_by_name_in_the_baselines(syn):
     ):
         w = policy.act(PolicyState.at(market, 450, np.full(5, 0.2), panel))
         assert policy.n_fallbacks_ == 0 and np.isclose(w.sum(), 1.0) and (w >= -1e-12).all()
-    # (BlackLitterman's kind reads required_features only, which cannot name a market feature)
     assert MinVariance(covariance="regime").kind == "ML-enhanced"
+    assert BlackLitterman(views="none", covariance="regime").kind == "ML-enhanced"
