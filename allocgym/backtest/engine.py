@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from allocgym.backtest.metrics import metrics_table
-from allocgym.backtest.results import Results
+from allocgym.backtest.results import Results, cluster_tree, trigger_counts
 from allocgym.backtest.splitter import WalkForward
 from allocgym.backtest.stats import sharpe_tests
 from allocgym.data import MarketData, load_market
@@ -263,6 +263,8 @@ def backtest(
         config=_config(
             name, market, features, splitter, len(folds), env, benchmark, n_trials, named
         ),
+        triggers={k: t for k, p in named.items() if (t := trigger_counts(p)) is not None},
+        clusters={k: c for k, p in named.items() if (c := cluster_tree(p)) is not None},
     )
     if out is not None:
         _save(results, out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -18,6 +19,7 @@ from allocgym.backtest.manifest import write_manifest
 from allocgym.backtest.metrics import FLAT, drawdowns
 from allocgym.backtest.results import Results
 from allocgym.backtest.stats import seed_summary
+from allocgym.baselines import plot_dendrogram
 
 __all__ = ["write_report"]
 
@@ -249,6 +251,95 @@ def verdicts(results: Results, alpha: float = 0.05) -> list[str]:
     return out
 
 
+def triggers_table(results: Results) -> str:
+    """Rebalances per trigger of each dynamically rebalanced policy (``results.triggers``),
+    with each policy's total, in Markdown; "" when there is none."""
+    rows = ["| Policy | Trigger | Rebalances |", "|---|---|---:|"]
+    for name, counts in results.triggers.items():
+        rows += [f"| {name} | {cause} | {n} |" for cause, n in counts.items()]
+        rows.append(f"| {name} | **all triggers** | **{sum(counts.values())}** |")
+    return "\n".join(rows) if results.triggers else ""
+
+
+def _triggers_section(results: Results) -> list[str]:
+    table = triggers_table(results)
+    if not table:
+        return []
+    return [
+        "## Dynamic rebalancing: rebalances per trigger",
+        "",
+        "What caused each rebalance of the dynamically rebalanced policies, counted over the "
+        "whole out-of-sample track (all folds summed). A rebalance with several causes counts "
+        "once, under the first of initial, regime, volatility, target, calendar; 'initial' "
+        "is the first decision.",
+        "",
+        table,
+        "",
+    ]
+
+
+def membership_table(tree: dict[str, Any]) -> str:
+    """Cluster number and its assets, one row per cluster of a saved tree
+    (:func:`~allocgym.backtest.results.cluster_tree`), in Markdown."""
+    rows = ["| Cluster | Assets |", "|---:|---|"]
+    rows += [f"| {c} | {', '.join(names)} |" for c, names in enumerate(tree["clusters"])]
+    return "\n".join(rows)
+
+
+@dataclasses.dataclass(frozen=True)
+class _SavedTree:
+    """A saved tree with the fitted attributes :func:`plot_dendrogram` reads of a policy,
+    so that a report rewritten from a results folder draws the same picture."""
+
+    linkage_: np.ndarray
+    assets_: tuple[str, ...]
+    labels_: np.ndarray
+    linkage: str | None
+    method: str | None
+
+    @classmethod
+    def of(cls, tree: dict[str, Any]) -> _SavedTree:
+        label = {a: c for c, names in enumerate(tree["clusters"]) for a in names}
+        assets = tuple(tree["assets"])
+        return cls(np.asarray(tree["tree"], dtype=np.float64), assets,
+                   np.array([label[a] for a in assets]), tree.get("linkage"),
+                   tree.get("method"))  # fmt: skip
+
+
+def _cluster_text(tree: dict[str, Any]) -> str:
+    date = tree.get("date") or "date not recorded"
+    if tree.get("method") is None:  # HRP: the tree, no clusters of its own
+        groups = (
+            "The clusters are the branches the dendrogram colours (the tree cut at 70% of "
+            "its highest merge); HRP's weights come from the recursive bisection of the "
+            "tree's leaf order, not from these groups."
+        )
+    else:
+        groups = (
+            f"The clusters are the policy's own ({tree['method']}), marked [c] after each "
+            "asset; inverse variance inside and across them gives the weights."
+        )
+    return (
+        f"Clusters of the last fold: the tree of the policy's last rebalance ({date}), on the "
+        f"lookback returns up to that date ({tree.get('linkage')} linkage of the correlation "
+        f"distance). {groups}"
+    )
+
+
+def _clusters_section(results: Results, folder: Path) -> tuple[list[str], list[str]]:
+    """Per hierarchical or cluster policy: a dendrogram PNG, a caption, the membership."""
+    if not results.clusters:
+        return [], []
+    lines, files = ["## Clusters of the hierarchical policies", ""], []
+    for name, tree in results.clusters.items():
+        title = f"{name}: tree of the last fold ({tree.get('date') or 'last rebalance'})"
+        fig = plot_dendrogram(_SavedTree.of(tree), title=title)
+        files.append(_save_fig(fig, folder / f"dendrogram_{safe_component(name)}.png"))
+        lines += [f"### {name}", "", f"![Dendrogram: {name}]({files[-1]})", "",
+                  f"*{_cluster_text(tree)}*", "", membership_table(tree), ""]  # fmt: skip
+    return lines, files
+
+
 def write_report(
     results: Results,
     folder: str | os.PathLike,
@@ -278,6 +369,7 @@ def write_report(
     figs = _plots(results, folder, window)
     risk_lines, risk_figs = risk_section(results, folder, market=market, market_name=market_name)
     figs.update(risk_figs)
+    cluster_lines, dendrograms = _clusters_section(results, folder)
     dates = results.returns.index
     bench = cfg.get("benchmark", "–")
     n_trials = cfg.get("n_trials", len(results.policies))
@@ -319,6 +411,8 @@ def write_report(
         "",
         *verdicts(results),
         "",
+        *_triggers_section(results),
+        *cluster_lines,
         *risk_lines,
         "## Plots",
         "",
@@ -326,5 +420,5 @@ def write_report(
     lines += [f"### {title}\n\n![{title}]({file})\n" for title, file in figs.items()]
     text = "\n".join(lines)
     path = atomic_write(folder / "report.md", lambda p: Path(p).write_text(text))
-    write_manifest(folder, [path.name, *dict.fromkeys(figs.values())])
+    write_manifest(folder, [path.name, *dict.fromkeys([*figs.values(), *dendrograms])])
     return path

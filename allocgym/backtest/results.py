@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +20,7 @@ from allocgym.backtest.manifest import verify_manifest, write_manifest
 from allocgym.exceptions import DataError
 
 # atomic_write lives in allocgym._io; still exported here for code that imports it from here
-__all__ = ["RESULT_FILES", "Results", "atomic_write"]
+__all__ = ["RESULT_FILES", "Results", "atomic_write", "cluster_tree", "trigger_counts"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,6 +43,12 @@ class Results:
         Optimiser failures per policy (the previous weights were kept).
     config : dict
         The resolved configuration of the run (data, splitter, costs, policies, ...).
+    triggers : dict of str to dict of str to int
+        Per policy with a dynamic-rebalancing layer, its rebalances per trigger over the
+        whole out-of-sample track (:func:`trigger_counts`); other policies are absent.
+    clusters : dict of str to dict
+        Per hierarchical or cluster policy, the tree and clusters of its last rebalance
+        (:func:`cluster_tree`); other policies are absent.
     """
 
     metrics: pd.DataFrame
@@ -53,6 +59,8 @@ class Results:
     weights: dict[str, pd.DataFrame]
     fallbacks: dict[str, int]
     config: dict[str, Any] = field(default_factory=dict)
+    triggers: dict[str, dict[str, int]] = field(default_factory=dict)
+    clusters: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def policies(self) -> list[str]:
@@ -94,6 +102,9 @@ class Results:
         w = pd.concat(self.weights, names=["policy", "date"]).reset_index()
         atomic_write(folder / "weights.parquet", lambda p: w.to_parquet(p, index=False))
         cfg = {**self.config, "fallbacks": {k: int(v) for k, v in self.fallbacks.items()}}
+        # beside the fallbacks; only when present, so that other runs' files do not change
+        extras = {"triggers": self.triggers, "clusters": self.clusters}
+        cfg.update({k: v for k, v in extras.items() if v})
         atomic_write(
             folder / "config.yaml",
             lambda p: Path(p).write_text(yaml.safe_dump(_plain(cfg), sort_keys=False)),
@@ -148,6 +159,11 @@ class Results:
         }
         with _reading(folder / "config.yaml", "YAML config", remedy):
             fallbacks = {str(k): int(v) for k, v in (config.pop("fallbacks", None) or {}).items()}
+            triggers = {
+                str(k): {str(c): int(n) for c, n in v.items()}
+                for k, v in (config.pop("triggers", None) or {}).items()
+            }
+            clusters = {str(k): dict(v) for k, v in (config.pop("clusters", None) or {}).items()}
         return cls(
             metrics=metrics,
             returns=tracks["net_return"],
@@ -157,6 +173,8 @@ class Results:
             weights={k: weights[k] for k in order},
             fallbacks=fallbacks,
             config=config,
+            triggers=triggers,
+            clusters=clusters,
         )
 
 
@@ -282,3 +300,56 @@ def _plain(x: Any) -> Any:
     if x is None or isinstance(x, bool | int | float | str):
         return x
     return str(x)
+
+
+# ---------------------------------------------------------------------- what a policy reports
+def trigger_counts(policy: Any) -> dict[str, int] | None:
+    """Rebalances per trigger of ``policy``, or of the first policy it wraps that counts them.
+
+    Reads ``triggers_`` (:class:`~allocgym.overlays.DynamicRebalancing`: every rebalance
+    once, under its first cause), as the backtester reads ``n_fallbacks_``; None when no
+    layer has it.
+    """
+    for layer in _layers(policy):
+        counts = getattr(layer, "triggers_", None)
+        if isinstance(counts, Mapping):
+            return {str(k): int(v) for k, v in counts.items()}
+    return None
+
+
+def cluster_tree(policy: Any) -> dict[str, Any] | None:
+    """The last tree and clusters of ``policy``, or of the first policy it wraps with them.
+
+    Reads the fitted ``linkage_``, ``assets_``, ``clusters_`` and ``tree_date_`` of
+    :class:`~allocgym.baselines.HierarchicalRiskParity` and
+    :class:`~allocgym.baselines.ClusterAllocation` (and ``linkage``, ``method``) into
+    YAML-safe values: ``tree`` (the scipy linkage matrix as lists), ``assets``,
+    ``clusters`` (the asset names of cluster 0, 1, ...), ``date``, ``linkage``, ``method``
+    and ``policy`` (the class name). None when no layer has a tree over its assets.
+    """
+    for layer in _layers(policy):
+        tree = getattr(layer, "linkage_", None)
+        assets = [str(a) for a in getattr(layer, "assets_", ())]
+        clusters = getattr(layer, "clusters_", None)
+        if tree is None or not clusters or np.shape(tree) != (len(assets) - 1, 4):
+            continue
+        date = getattr(layer, "tree_date_", None)
+        return {
+            "policy": type(layer).__name__,
+            "date": None if date is None else str(pd.Timestamp(date).date()),
+            "linkage": getattr(layer, "linkage", None),
+            "method": getattr(layer, "method", None),
+            "assets": assets,
+            "clusters": [[str(a) for a in clusters[c]] for c in sorted(clusters)],
+            "tree": np.asarray(tree, dtype=np.float64).tolist(),
+        }
+    return None
+
+
+def _layers(policy: Any) -> Iterator[Any]:
+    """``policy`` and the policies it wraps (an overlay's ``policy``), outermost first."""
+    for _ in range(32):  # an overlay chain, not a cycle
+        yield policy
+        policy = getattr(policy, "policy", None)
+        if not callable(getattr(policy, "act", None)):
+            return

@@ -35,6 +35,7 @@ Portfolio Management* 44(2), 89–99.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import squareform
 
@@ -63,6 +64,7 @@ __all__ = [
 LINKAGES = ("single", "complete", "average", "weighted", "ward")
 """scipy linkage methods accepted (those defined for a general distance, and Ward)."""
 CLUSTER_METHODS = ("hierarchical", "kmeans")
+_COLOUR_CUT = 0.7  # scipy's dendrogram colours the branches below 0.7 x the highest merge
 
 
 def check_linkage(method: str) -> str:
@@ -175,9 +177,22 @@ def cluster_labels(
         raw = kmeans(root, k, seed=seed)
     else:
         raise ValueError(f"method={method!r}; expected one of {CLUSTER_METHODS}")
+    return _first_appearance(raw)
+
+
+def _first_appearance(raw: IntArray) -> IntArray:
+    """Cluster labels renumbered 0, 1, ... in the order they first appear."""
     _, first = np.unique(raw, return_index=True)
     relabel = {raw[i]: j for j, i in enumerate(np.sort(first))}
     return np.array([relabel[r] for r in raw], dtype=np.int64)
+
+
+def _by_cluster(assets: tuple[str, ...], labels: IntArray) -> dict[int, tuple[str, ...]]:
+    """Cluster label -> the names of its assets, in the order of ``assets``."""
+    return {
+        int(c): tuple(a for a, lab in zip(assets, labels, strict=True) if lab == c)
+        for c in np.unique(labels)
+    }
 
 
 def kmeans(points: FloatArray, k: int, *, seed: int = 0, n_init: int = 10) -> IntArray:
@@ -273,6 +288,13 @@ class HierarchicalRiskParity(RiskBasedPolicy):
         :func:`~allocgym.baselines.plot_dendrogram`.
     order_ : ndarray of int, shape (k,)
         Its quasi-diagonal order (positions in ``assets_``).
+    clusters_ : dict of int to tuple of str
+        The groups of that tree that :func:`~allocgym.baselines.plot_dendrogram` colours:
+        the tree cut at 70 % of its highest merge (scipy's default colour threshold),
+        numbered 0, 1, ... by first appearance in ``assets_``. For reading the tree
+        only: HRP's weights come from the bisection, not from these groups.
+    tree_date_ : Timestamp or None
+        Date of the last rebalance, whose tree ``linkage_`` is.
     columns_, assets_
         The last rebalance's universe (asset positions and names).
     """
@@ -292,10 +314,21 @@ class HierarchicalRiskParity(RiskBasedPolicy):
         super().reset()
         self.linkage_: FloatArray | None = None
         self.order_: IntArray | None = None
+        self.tree_date_: pd.Timestamp | None = None
+
+    @property
+    def clusters_(self) -> dict[int, tuple[str, ...]]:
+        """The dendrogram's coloured groups of the last tree ({} before a rebalance)."""
+        z = self.linkage_
+        if z is None or z.shape[0] + 1 != len(self.assets_):  # none, or a one-asset universe
+            return {}
+        raw = fcluster(z, _COLOUR_CUT * z[:, 2].max(), criterion="distance")
+        return _by_cluster(self.assets_, _first_appearance(raw))
 
     def _allocate(self, cov: FloatArray, columns: IntArray, state: PolicyState) -> FloatArray:
         self.linkage_ = linkage_matrix(cov, self.linkage)
         self.order_ = leaf_order(self.linkage_)
+        self.tree_date_ = state.date
         return recursive_bisection(cov, self.order_)
 
 
@@ -332,6 +365,8 @@ class ClusterAllocation(RiskBasedPolicy):
     linkage_ : ndarray, shape (k − 1, 4)
         The ``linkage`` tree of the last rebalance (for the dendrogram; with K-means it
         is drawn for reference, the clusters come from K-means).
+    tree_date_ : Timestamp or None
+        Date of the last rebalance.
     columns_, assets_
         The last rebalance's universe.
 
@@ -368,6 +403,7 @@ class ClusterAllocation(RiskBasedPolicy):
         self.labels_: IntArray | None = None
         self.clusters_: dict[int, tuple[str, ...]] = {}
         self.linkage_: FloatArray | None = None
+        self.tree_date_: pd.Timestamp | None = None
 
     def fit(self, market: object, features: object = None) -> ClusterAllocation:
         """Check the features (as every baseline) and ``n_clusters`` against the market."""
@@ -391,8 +427,6 @@ class ClusterAllocation(RiskBasedPolicy):
             cov, self.n_clusters, method=self.method, linkage=self.linkage, seed=self.seed
         )
         self.labels_ = labels
-        self.clusters_ = {
-            int(c): tuple(a for a, lab in zip(self.assets_, labels, strict=True) if lab == c)
-            for c in np.unique(labels)
-        }
+        self.clusters_ = _by_cluster(self.assets_, labels)
+        self.tree_date_ = state.date
         return cluster_weights(cov, labels)
