@@ -62,7 +62,9 @@ def _add_backtest(sub: argparse._SubParsersAction) -> None:
         "--policies",
         default=DEFAULT_POLICIES,
         help="comma-separated baseline names, as in a config's baselines: (`allocgym list "
-        f"baselines`; 1/N is equal_weight) (default {DEFAULT_POLICIES})",
+        "baselines`; 1/N is equal_weight); NAME+OVERLAY wraps one in overlays with their "
+        "defaults (`allocgym list overlays`; e.g. equal_weight+vol_target) "
+        f"(default {DEFAULT_POLICIES})",
     )
     p.add_argument(
         "--features",

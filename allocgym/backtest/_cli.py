@@ -21,28 +21,38 @@ def make_policies(spec: str, lookback: int, rebalance: int) -> dict[str, Policy]
 
     The names are those of :data:`allocgym.baselines.BASELINES` (the same as in a YAML
     config, aliases such as ``1/N`` included); ``lookback`` and ``rebalance`` go to the
-    baselines that take them.
+    baselines that take them. ``NAME+OVERLAY[+OVERLAY...]`` wraps the baseline in
+    overlays of :data:`allocgym.overlays.OVERLAYS` with their defaults, innermost first,
+    as a config's ``overlays: [OVERLAY, ...]`` under that baseline
+    (``equal_weight+vol_target`` is labelled "1/N + vol target").
     """
     from allocgym.baselines import BASELINES
+    from allocgym.overlays import OVERLAYS, apply_overlays, overlay_label
 
-    names = [s.strip() for s in spec.split(",") if s.strip()]
-    if not names:
+    items = [[p.strip() for p in s.split("+")] for s in spec.split(",") if s.strip()]
+    if not items:
         raise ConfigError(
             f"--policies {spec!r}: empty list; expected a comma-separated list of "
             f"{BASELINES.names()}"
         )
-    unknown = [n for n in names if BASELINES.find(n) is None]
+    unknown = [BASELINES.unknown_message(i[0]) for i in items if BASELINES.find(i[0]) is None]
+    unknown += [
+        OVERLAYS.unknown_message(o) for i in items for o in i[1:] if OVERLAYS.find(o) is None
+    ]
     if unknown:
-        raise ConfigError(
-            f"--policies {spec!r}: " + "; ".join(BASELINES.unknown_message(n) for n in unknown)
-        )
+        raise ConfigError(f"--policies {spec!r}: " + "; ".join(unknown))
     shared = {"lookback": lookback, "rebalance_every": rebalance}
     policies: dict[str, Policy] = {}
-    for n in names:
-        entry = BASELINES.entry(n)
-        if entry.label in policies:
-            raise ConfigError(f"--policies {spec!r}: {entry.name!r} is listed twice")
-        policies[entry.label] = BASELINES.create_with(entry.name, shared)
+    for base, *overlays in items:
+        entry = BASELINES.entry(base)
+        label = overlay_label(entry.label, overlays)
+        if label in policies:
+            raise ConfigError(
+                f"--policies {spec!r}: {'+'.join([entry.name, *overlays])!r} is listed twice"
+            )
+        policy = BASELINES.create_with(entry.name, shared)
+        where = f"--policies {'+'.join([base, *overlays])!r} overlays"
+        policies[label] = apply_overlays(policy, overlays, where)
     return policies
 
 

@@ -24,6 +24,7 @@ __all__ = ["FEATURE_PREDICTORS", "check_features"]
 FEATURE_PREDICTORS: dict[str, tuple[str, str]] = {
     "lstm_forecast": ("lstm", "LSTM return forecast"),
     "garch_vol": ("garch", "GARCH volatility"),
+    "garch_vol_21d": ("garch", "GARCH 21-day volatility forecast"),
     "regime_p0": ("regime", "regime probabilities"),
 }
 """Feature name -> (the :class:`FeatureConfig` field of the predictor making it, what it is)."""

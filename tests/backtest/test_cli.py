@@ -129,3 +129,56 @@ def test_backtest_flags_make_one_env_settings_checked_before_any_data(monkeypatc
     bad = argparse.Namespace(**{**vars(args), "cost_bps": -1.0})
     with pytest.raises(ConfigError, match=r"--cost-bps -1\.0 is invalid; expected a number"):
         run_backtest(bad)
+
+
+def test_policies_wrap_a_baseline_in_overlays_as_a_config_does(tmp_path) -> None:
+    """``NAME+OVERLAY+...``: the overlays of a config's ``overlays: [...]`` under that
+    baseline (defaults, innermost first), with the same label."""
+    from allocgym.experiment import load_config
+    from allocgym.overlays import CostAwareRebalancing, DynamicRebalancing, VolatilityTarget
+
+    spec = "equal_weight+vol_target, min_variance + cost_aware + dynamic ,1/N"
+    policies = make_policies(spec, lookback=63, rebalance=5)
+    assert list(policies) == ["1/N + vol target", "Min-variance + cost-aware + dynamic", "1/N"]
+    vt, dyn, _ = policies.values()
+    assert type(vt) is VolatilityTarget and type(vt.policy) is EqualWeight
+    assert type(dyn) is DynamicRebalancing and type(dyn.policy) is CostAwareRebalancing
+    assert type(dyn.policy.policy) is MinVariance and dyn.policy.policy.lookback == 63
+    config = load_config({
+        "name": "x", "output_dir": str(tmp_path),
+        "baselines": [{"name": "equal_weight", "overlays": ["vol_target"]},
+                      {"name": "min_variance", "overlays": ["cost_aware", "dynamic"]}],
+    })  # fmt: skip
+    assert [b.display for b in config.baselines] == list(policies)[:2]
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [("1/N+vol_targt", r"unknown overlay 'vol_targt' \(did you mean 'vol_target'\?\)"),
+     ("1/N+vol_target,equal_weight+vol_target", r"'equal_weight\+vol_target' is listed twice")],
+)  # fmt: skip
+def test_bad_overlays_name_the_value(spec, message) -> None:
+    with pytest.raises(ConfigError, match=message):
+        make_policies(spec, 63, 5)
+
+
+def test_backtest_runs_an_overlaid_baseline_end_to_end(tmp_path) -> None:
+    from allocgym.backtest import Results
+    from allocgym.cli import main
+
+    out = tmp_path / "run"
+    assert main(["backtest", "--policies", "equal_weight+bands,1/N", "--start", "2021-01-01",
+                 "--lookback", "63", "--train", "63", "--test", "126", "--n-boot", "20",
+                 "--out", str(out)]) == 0  # fmt: skip
+    results = Results.load(out)
+    assert list(results.metrics.index) == ["1/N + bands", "1/N"]
+    assert "| 1/N + bands |" in (out / "report.md").read_text()
+    banded, plain = (results.metrics.loc[k, "turnover"] for k in results.metrics.index)
+    assert banded < plain  # the no-trade band trades less than 1/N rebalanced in full
+
+
+def test_a_volatility_target_without_its_forecast_names_the_preset_that_makes_it() -> None:
+    policies = make_policies("equal_weight+vol_target", 63, 5)
+    with pytest.raises(ConfigError, match=r"'garch_vol_21d' \(GARCH 21-day volatility forecast\)"
+                       r".*--features none gives no feature panel.*'standard'"):  # fmt: skip
+        runnable_policies(policies, None, drop=False)
