@@ -85,9 +85,11 @@ def _add_backtest(sub: argparse._SubParsersAction) -> None:
 
 def _add_report(sub: argparse._SubParsersAction) -> None:
     from allocgym.backtest._cli import run_report
+    from allocgym.risk._cli import MARKET_HELP
 
     p = sub.add_parser("report", help="(re)write report.md and plots of a results folder")
     p.add_argument("results_dir", help="folder written by a backtest")
+    p.add_argument("--market", default=None, metavar="SPEC", help=MARKET_HELP)
     p.set_defaults(func=run_report)
 
 

@@ -136,12 +136,14 @@ def run_backtest(args: argparse.Namespace) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    """Rewrite report.md and the plots of a results folder, which must be undamaged:
-    :meth:`Results.load` refuses a folder whose files differ from its manifest or
-    disagree with each other (a DataError, exit status 1), never a partial report."""
+    """``allocgym report RUN_DIR [--market SPEC]``: rewrite report.md and the plots of a
+    results folder, which must be undamaged (:meth:`Results.load` refuses a folder whose
+    files differ from its manifest or disagree with each other: a DataError, exit status
+    1, never a partial report), its risk section against the market of ``--market``
+    (default: the run's own ``report.market``)."""
     from allocgym.backtest import Results, write_report
 
     results = Results.load(args.results_dir)
-    path = write_report(results, args.results_dir)
+    path = write_report(results, args.results_dir, market=getattr(args, "market", None))
     print(f"report written to {path}")
     return 0

@@ -345,7 +345,7 @@ def write_report(
     folder: str | os.PathLike,
     *,
     rolling_window: int = 252,
-    market: pd.Series | None = None,
+    market: pd.Series | str | None = None,
     market_name: str = "the market",
 ) -> Path:
     """Write ``report.md`` and the PNG plots into ``folder``, add them to the folder's
@@ -355,12 +355,14 @@ def write_report(
     ``market``: daily simple returns of a market index by date; the risk section then
     compares every policy with it (``market_name`` names it in the text). Default: the
     embedded S&P 500 index for runs on the embedded stocks
-    (:func:`~allocgym.risk.report_section.default_market`), else no comparison.
+    (:func:`~allocgym.risk.report_section.default_market`), else no comparison; a run's
+    ``report.market`` chooses another. A string is a market spec (``"sp500"``,
+    ``"none"``, ``"FILE[:COLUMN]"``; :mod:`allocgym.risk.market`) that overrides it.
     """
     from allocgym.risk.report_section import default_market, risk_section
 
-    if market is None:
-        market, market_name = default_market(results)
+    if market is None or isinstance(market, str):
+        market, market_name = default_market(results, market)
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

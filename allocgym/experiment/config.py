@@ -22,7 +22,8 @@ value and what is allowed whenever something is wrong::
     baselines:
       - {name: equal_weight}
       - {name: min_variance, params: {lookback: 252}}
-    report:      {n_boot: 1000, benchmark: null, prior_trials: 0}
+    report:      {n_boot: 1000, benchmark: null, prior_trials: 0,
+                  market: null}    # sp500 | none | {source: FILE, column: NAME}
 """
 
 from __future__ import annotations
@@ -371,17 +372,24 @@ class BaselineConfig:
 
 @dataclass(frozen=True)
 class ReportConfig:
-    """Statistics of the report: bootstrap size, the benchmark policy (default 1/N) and
-    the configurations tried before this run.
+    """Statistics of the report: bootstrap size, the benchmark policy (default 1/N), the
+    configurations tried before this run and the market index of the risk section.
 
     ``prior_trials``: configurations tried elsewhere to arrive at this one (e.g. the
     sweeps that chose its settings) and not in this run; the deflated Sharpe ratio
     counts them beside the run's own policies, ``n_trials = policies + prior_trials``.
+
+    ``market``: the index the report's risk section and ``allocgym stress`` compare with
+    (:mod:`allocgym.risk.market`): ``null`` (auto: the embedded S&P 500 index for the
+    embedded stocks, none for other data), ``sp500``, ``none``, or a file of index levels
+    ``{source: FILE, column: NAME}`` (or ``"FILE:NAME"``). The file and its column are
+    checked here; :meth:`check_market` checks the dates once the data is loaded.
     """
 
     n_boot: int = 1000
     benchmark: str | None = None
     prior_trials: int = 0
+    market: str | dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.n_boot, bool) or not isinstance(self.n_boot, int) or self.n_boot < 0:
@@ -389,6 +397,22 @@ class ReportConfig:
         prior = self.prior_trials
         if isinstance(prior, bool) or not isinstance(prior, int) or prior < 0:
             _fail("report.prior_trials", prior, "an integer >= 0 (configurations tried before)")
+        if self.market is not None:  # unset needs no check (nor the risk package's imports)
+            self.market_spec()
+
+    def market_spec(self) -> Any:
+        """The parsed :class:`~allocgym.risk.market.MarketSpec` of ``market`` (a file is
+        read and its column checked; errors name ``report.market``)."""
+        from allocgym.risk.market import MarketSpec  # the risk package loads matplotlib
+
+        return MarketSpec.parse(self.market, "report.market")
+
+    def check_market(self, market: Any) -> None:
+        """Refuse a ``market`` index with no date in common with the run's data (a
+        :class:`~allocgym.data.MarketData`); call it once the data is loaded, before
+        training."""
+        spec = self.market_spec().resolve(market.source)
+        spec.returns(market.dates, "report.market")
 
 
 @dataclass(frozen=True)

@@ -141,7 +141,18 @@ def config_guard(config: Any, record: str = "experiment.yaml") -> None:
 
 
 def _identity(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in data.items() if k not in _LOCATION_KEYS}
+    """What makes the experiment: all but its location, and without keys set to null, so
+    that a setting added to the config later (whose default is null: unset) does not make
+    an older run folder "a different config"."""
+    return _without_nulls({k: v for k, v in data.items() if k not in _LOCATION_KEYS})
+
+
+def _without_nulls(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _without_nulls(v) for k, v in x.items() if v is not None}
+    if isinstance(x, list):
+        return [_without_nulls(v) for v in x]
+    return x
 
 
 def _dump(data: dict[str, Any]) -> str:

@@ -359,7 +359,8 @@ def check_against_data(
     Checked: the folds (``walk_forward.train + purge`` must leave test days); per-asset
     ``env.cost_bps`` against the assets; ``env.window`` against the data and, with
     agents, against each fold's training days (an episode needs ``window`` days of
-    history plus at least one decision of ``rebalance_every`` days).
+    history plus at least one decision of ``rebalance_every`` days); ``report.market``
+    must share dates with the data.
     """
     from allocgym.backtest import WalkForward
     from allocgym.envs import CostModel
@@ -392,6 +393,7 @@ def check_against_data(
                 f"({days} days, walk_forward.train) must hold window days of history and "
                 f"one decision of rebalance_every={env.rebalance_every} days",
             )  # fmt: skip
+    config.report.check_market(market)  # an index with no date in common, before training
     return folds
 
 

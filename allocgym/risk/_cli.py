@@ -1,4 +1,5 @@
-"""``allocgym stress RUN_DIR``: crisis windows, replay and Monte Carlo scenarios of a run."""
+"""``allocgym stress RUN_DIR``: crisis windows, replay and Monte Carlo scenarios of a run;
+and ``allocgym report RUN_DIR --market SPEC``, the report against a chosen market index."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ from typing import Any
 from allocgym._io import read_yaml_mapping
 from allocgym.exceptions import ConfigError, DataError
 
-__all__ = ["add_arguments", "run_market", "stress"]
+__all__ = ["MARKET_HELP", "add_arguments", "run_market", "stress"]
+
+MARKET_HELP = (
+    "market index to compare with: sp500 (the embedded S&P 500 price index), none, or "
+    "FILE[:COLUMN] (a CSV/Parquet file of index levels); default: the run's "
+    "report.market, else sp500 for the embedded stocks and none for other data"
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -40,6 +47,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=0.10,
         help="X of the probability of a drawdown worse than X (default 0.10)",
     )
+    p.add_argument("--market", default=None, metavar="SPEC", help=MARKET_HELP)
 
 
 def run_market(run_dir: Path, config: dict[str, Any]) -> Any:
@@ -83,6 +91,7 @@ def run_market(run_dir: Path, config: dict[str, Any]) -> Any:
 def stress(args: argparse.Namespace) -> int:
     from allocgym.backtest import Results
     from allocgym.envs.costs import CostModel
+    from allocgym.risk.market import run_market_spec
     from allocgym.risk.stress import load_windows
     from allocgym.risk.stress_report import run_stress, write_stress
 
@@ -97,6 +106,9 @@ def stress(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     results = Results.load(run_dir)
     market = run_market(run_dir, results.config)
+    spec = run_market_spec(results, args.market)
+    where = "--market" if args.market is not None else "report.market"
+    index = spec.returns(market.dates, where)
     cost = (results.config.get("env") or {}).get("cost_bps", 10.0)
     try:
         cost_model = CostModel(cost)
@@ -107,7 +119,7 @@ def stress(args: argparse.Namespace) -> int:
         report = run_stress(
             results, market, date=args.date, n_paths=args.paths, horizon=args.horizon,
             seed=args.seed, windows=windows, mode=args.mode, drawdown=args.drawdown,
-            cost_model=cost_model,
+            cost_model=cost_model, market_returns=index, market_name=spec.name,
         )  # fmt: skip
     except ValueError as exc:  # bad dates and windows: one line, exit status 1
         raise DataError(str(exc)) from None

@@ -25,12 +25,13 @@ from typing import Any
 import pandas as pd
 
 from allocgym._io import safe_component
+from allocgym.risk.market import EMBEDDED_INDEX as _EMBEDDED_INDEX
+from allocgym.risk.market import run_market_spec
 
 __all__ = ["VAR_REPORT_METHODS", "default_market", "risk_section"]
 
 VAR_REPORT_METHODS = ("historical", "filtered_historical")
 _LEVEL = 0.99
-_EMBEDDED_INDEX = "the S&P 500 index (price index)"
 _EMBEDDED_CAVEAT = (
     "The S&P 500 series is a price index (no dividends, about 2 % a year), while the "
     "embedded stocks are dividend-adjusted closes of 20 of today's survivors: excess "
@@ -116,19 +117,25 @@ def risk_section(
         figs[f"VaR exceedances: {policy}"] = name
 
     if market is not None:
-        lines += _market_lines(relative_metrics(results.returns, market), market_name)
+        rel = relative_metrics(results.returns, market)
+        lines += _market_lines(rel, market_name, len(results.returns))
     return lines, figs
 
 
-def default_market(results: Any) -> tuple[pd.Series | None, str]:
-    """The market index a run is compared with by default: the embedded S&P 500 index
-    (a price index: no dividends) for runs on the embedded stocks, else none."""
-    source = str((results.config.get("data") or {}).get("source") or "")
-    if not source.startswith("embedded S&P 500"):
-        return None, "the market"
-    from allocgym.data.benchmark import benchmark_returns, load_benchmark
+def default_market(results: Any, spec: Any = None) -> tuple[pd.Series | None, str]:
+    """The market index a run is compared with, as daily returns on the run's dates, and
+    its name in the text.
 
-    return benchmark_returns(load_benchmark()), _EMBEDDED_INDEX
+    ``spec`` (a ``--market`` value: ``sp500``, ``none``, ``FILE[:COLUMN]``) overrides the
+    run's ``report.market``; by default (``auto``) the embedded S&P 500 index (a price
+    index: no dividends) for runs on the embedded stocks, else none
+    (:mod:`allocgym.risk.market`).
+    """
+    chosen = run_market_spec(results, spec)
+    if chosen.kind == "none":
+        return None, "the market"
+    where = "--market" if spec is not None else "report.market"
+    return chosen.returns(pd.DatetimeIndex(results.returns.index), where), chosen.name
 
 
 def _format_var(table: pd.DataFrame) -> str:
@@ -149,8 +156,11 @@ def _p(value: float) -> str:
     return "–" if pd.isna(value) else f"{value:.3f}"
 
 
-def _market_lines(rel: pd.DataFrame, name: str) -> list[str]:
+def _market_lines(rel: pd.DataFrame, name: str, n_dates: int) -> list[str]:
     lines = [f"### Against {name}", ""]
+    n_common = int(rel["n_days"].min()) if len(rel) else 0
+    if n_common < n_dates:
+        lines += [f"On the {n_common} of {n_dates} out-of-sample days that the index covers.", ""]
     lines.append(
         "| policy | excess return | tracking error | information ratio | beta | up capture "
         "| down capture |"

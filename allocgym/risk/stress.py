@@ -226,7 +226,8 @@ def _benchmark_series(
             )
         return benchmark, results.returns[benchmark]
     if isinstance(benchmark, pd.Series):
-        series = benchmark.copy()
+        # NaN only at the ends (before or after the index's dates): the index covers less
+        series = benchmark.dropna()
         series.index = pd.DatetimeIndex(series.index)
         return str(benchmark.name or "benchmark"), series
     raise TypeError(
@@ -299,7 +300,9 @@ def historical_stress(
         ``days_to_recover`` (trading days from the window's deepest trough back to the
         prior peak, possibly after the window; NaN: not recovered by the end of the
         run), ``worst_day``, ``worst_day_date``, ``vs_1N`` (return minus 1/N's; absent
-        without a 1/N policy) and ``vs_<benchmark>``.
+        without a 1/N policy) and ``vs_<benchmark>``; with a series (a market index),
+        also ``market``: the index's own return over the window (NaN, with a note, where
+        the index does not cover it).
     """
     dates = pd.DatetimeIndex(results.returns.index)
     kept, notes = _select(windows, dates, skip_outside)
@@ -315,8 +318,9 @@ def historical_stress(
             ref["vs_1N"] = float(
                 np.prod(1.0 + results.returns[ew].to_numpy()[first : last + 1]) - 1
             )
-        if bseries is not None:
-            ref[f"vs_{bname}"] = _benchmark_return(bseries, w, notes)
+        market = _benchmark_return(bseries, w, notes) if bseries is not None else None
+        if market is not None:
+            ref[f"vs_{bname}"] = market
         for name in results.policies:
             full = results.returns[name].to_numpy(dtype=np.float64)
             ret, mdd, _, worst, at = _wealth_stats(full[first : last + 1])
@@ -327,6 +331,8 @@ def historical_stress(
                 "worst_day_date": dates[first + at].date(),
             }  # fmt: skip
             row.update({k: ret - v for k, v in ref.items()})
+            if market is not None and not isinstance(benchmark, str):
+                row["market"] = market
             rows.append(row)
     return StressTable(_frame(rows), notes)
 
@@ -408,6 +414,7 @@ def replay(
     *,
     date: Any = None,
     skip_outside: bool | None = None,
+    market_returns: pd.Series | None = None,
 ) -> StressTable:
     """ "What if it happened now": each window's asset returns on each policy's weights.
 
@@ -425,18 +432,24 @@ def replay(
     windows, skip_outside
         As in :func:`historical_stress`, against the market's dates.
     date : date-like, optional
+    market_returns : pandas.Series, optional
+        Daily simple returns of a market index by date: adds ``market`` (the index's
+        return over the window) and ``vs_<name>`` (return minus it).
 
     Returns
     -------
     StressTable
         Columns ``start``, ``end``, ``days``, ``return``, ``max_drawdown``, ``worst_day``
-        and ``vs_1N`` (return minus the replayed 1/N policy's, when the run has one).
+        and ``vs_1N`` (return minus the replayed 1/N policy's, when the run has one),
+        with ``market_returns`` also ``vs_<name>`` and ``market``.
     """
     weights = latest_weights(results, market.assets, date)
     kept, notes = _select(windows, pd.DatetimeIndex(market.dates), skip_outside)
     ew = equal_weight_policy(results)
+    bname, bseries = _benchmark_series(results, market_returns)
     rows = []
     for w in kept:
+        index = _benchmark_return(bseries, w, notes) if bseries is not None else None
         growth, more = window_growth(market, w)
         notes.extend(more)
         paths = hold(weights.to_numpy(), np.broadcast_to(growth, (len(weights), *growth.shape)))
@@ -449,5 +462,8 @@ def replay(
             }  # fmt: skip
             if ew is not None:
                 row["vs_1N"] = ret - stats[ew][0]
+            if index is not None:
+                row[f"vs_{bname}"] = ret - index
+                row["market"] = index
             rows.append(row)
     return StressTable(_frame(rows), notes)

@@ -42,6 +42,7 @@ class StressReport:
     n_paths: int
     horizon: int
     seed: int | None
+    market_name: str | None = None
 
 
 def run_stress(
@@ -56,6 +57,8 @@ def run_stress(
     mode: str = "hold",
     drawdown: float = 0.10,
     cost_model: CostModel | None = None,
+    market_returns: pd.Series | None = None,
+    market_name: str = "the market",
 ) -> StressReport:
     """Crisis windows, replay and scenarios for every policy of ``results``.
 
@@ -63,11 +66,16 @@ def run_stress(
     weights the policies carry into the replay and the scenarios. Given ``windows`` must
     lie inside ``market``; the historical table covers those inside the run's
     out-of-sample dates and notes the others. The default windows outside are skipped.
+    ``market_returns`` (daily simple returns of a market index by date, e.g.
+    :meth:`allocgym.risk.market.MarketSpec.returns` on ``market.dates``; named
+    ``market_name`` in the text) adds the index's return over each window to the
+    historical and replay tables.
     """
     date = market.dates[date_row(market, results.returns.index[-1] if date is None else date)]
     # the cheap parts first: a bad window fails before the models are fitted
-    hist = historical_stress(results, windows, skip_outside=True)
-    rep = replay(results, market, windows, date=date, skip_outside=windows is None)
+    hist = historical_stress(results, windows, benchmark=market_returns, skip_outside=True)
+    rep = replay(results, market, windows, date=date, skip_outside=windows is None,
+                 market_returns=market_returns)  # fmt: skip
     weights = latest_weights(results, market.assets, date)
     model = ScenarioModel().fit(market, date)
     last = results.returns.index[-1]
@@ -77,7 +85,8 @@ def run_stress(
     risk = evaluate_scenarios(
         scenarios, weights, mode=mode, drawdown=drawdown, cost_model=cost_model
     )
-    return StressReport(hist, rep, risk, model, date, n_paths, horizon, seed)
+    name = None if market_returns is None else market_name
+    return StressReport(hist, rep, risk, model, date, n_paths, horizon, seed, name)
 
 
 # ---------------------------------------------------------------- tables
@@ -85,7 +94,7 @@ _FORMATS = {
     "return": "{:+.1%}", "max_drawdown": "{:.1%}", "worst_day": "{:+.1%}", "vs_1N": "{:+.1%}",
     "days_to_recover": "{:.0f}", "days": "{:d}", "mean": "{:+.2%}", "std": "{:.2%}",
     "p_drawdown": "{:.1%}", "worst5_return": "{:+.1%}", "worst5_drawdown": "{:.1%}",
-    "worst_return": "{:+.1%}", "mean_cost": "{:.3%}",
+    "worst_return": "{:+.1%}", "mean_cost": "{:.3%}", "market": "{:+.1%}",
 }  # fmt: skip
 
 
@@ -182,6 +191,15 @@ def _model_section(report: StressReport) -> list[str]:
     return lines
 
 
+def _market_text(report: StressReport) -> str:
+    if report.market_name is None:
+        return ""
+    return (
+        f" market: the return of {report.market_name} over the same window; vs_ columns: "
+        "the policy's return minus the reference's."
+    )
+
+
 def _notes(notes: list[str]) -> list[str]:
     return ["", *(f"- note: {n}" for n in notes)] if notes else []
 
@@ -208,7 +226,8 @@ def write_stress(report: StressReport, folder: str | os.PathLike) -> Path:
         "",
         "Each policy's own out-of-sample track (its trades and costs) over each window "
         "(returns dated after the start's close, up to the end's close). days_to_recover: "
-        "trading days from the window's deepest trough back to the prior peak.",
+        "trading days from the window's deepest trough back to the prior peak."
+        + _market_text(report),
         "",
         markdown(hist.table)
         if len(hist.table)
@@ -218,7 +237,8 @@ def write_stress(report: StressReport, folder: str | os.PathLike) -> Path:
         "## Replay: what if it happened now",
         "",
         f"Each window's daily asset returns applied to each policy's weights of "
-        f"{report.date.date()}, bought and held through the window (no trade, no cost).",
+        f"{report.date.date()}, bought and held through the window (no trade, no cost)."
+        + _market_text(report),
         "",
         markdown(rep.table) if len(rep.table) else "No window lies inside the data.",
         *_notes(rep.notes),

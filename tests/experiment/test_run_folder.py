@@ -163,6 +163,22 @@ def test_a_moved_run_folder_loads_its_trained_models_instead_of_retraining(
     assert (again.returns.to_numpy() == first.returns.to_numpy()).all()
 
 
+def test_a_folder_from_before_a_new_setting_resumes(baselines_only):
+    """A setting added later with a null default (here report.market) is absent from an
+    older folder's experiment.yaml: the same experiment, not "a different config"."""
+    import yaml
+
+    first = _run(baselines_only)
+    path = Path(baselines_only["output_dir"]) / baselines_only["name"] / "experiment.yaml"
+    saved = yaml.safe_load(path.read_text())
+    assert saved["report"].pop("market") is None
+    path.write_text(yaml.safe_dump(saved, sort_keys=False))
+    again = _run(baselines_only)
+    assert again.metrics.loc["1/N", "sharpe"] == first.metrics.loc["1/N", "sharpe"]
+    with pytest.raises(ConfigError, match="different config"):  # a real change still is
+        _run({**baselines_only, "report": {**baselines_only["report"], "market": "none"}})
+
+
 def test_a_garbled_experiment_yaml_is_named(baselines_only):
     _run(baselines_only)
     path = Path(baselines_only["output_dir"]) / baselines_only["name"] / "experiment.yaml"
