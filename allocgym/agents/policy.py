@@ -60,6 +60,9 @@ class AgentPolicy:
         self.model = model
         self.action_map = SimplexMap() if action_map is None else action_map
         self._needs_state = needs_state(self.action_map)
+        # a map bound to the training env's market (a baseline reference): rebound to the
+        # market of the states it acts on, whose row t its reference is read at
+        self._binds = callable(getattr(self.action_map, "bind", None))
         self.name = name
         self.deterministic = deterministic
         self.rebalance_every = int(rebalance_every)
@@ -79,6 +82,7 @@ class AgentPolicy:
 
     def reset(self) -> None:
         self._steps = 0
+        self._bound_map: Any = None  # self.action_map bound to the states' market
         self._lstm_state = None
         self._episode_start = np.ones((1,), dtype=bool)
 
@@ -102,10 +106,28 @@ class AgentPolicy:
         self._episode_start[:] = False
         tradable = np.concatenate([[1.0], np.asarray(state.available, dtype=np.float64)])
         out = np.empty(tradable.size)
+        action_map = self._map_for(state) if self._binds else self.action_map
         if self._needs_state:  # e.g. a no-trade band: the move starts from the weights held
             current = np.asarray(state.weights, dtype=np.float64)
-            return self.action_map.to_weights(np.asarray(action), tradable, out, current, state.t)
-        return self.action_map.to_weights(np.asarray(action), tradable, out)
+            return action_map.to_weights(np.asarray(action), tradable, out, current, state.t)
+        return action_map.to_weights(np.asarray(action), tradable, out)
+
+    def _map_for(self, state: Any) -> Any:
+        """The action map bound to the market the states come from, with row ``state.t``.
+
+        The backtester's states of one run (between two :meth:`reset`) are prefixes
+        ``market[: t + 1]`` of one market: the map is bound at the first decision and
+        extended at the next ones, so each row is computed once (point in time: row t
+        from data dated <= t)."""
+        if self._bound_map is None:
+            self._bound_map = self.action_map.bind(state.history, state.features)
+            return self._bound_map
+        extend = getattr(self._bound_map, "extend", None)
+        if callable(extend):
+            self._bound_map = extend(state.history, state.features)
+        else:
+            self._bound_map = self._bound_map.bind(state.history, state.features)
+        return self._bound_map
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | Path, config: dict | None = None) -> Path:

@@ -12,6 +12,7 @@ from allocgym.envs.actions import (
     ActionMap,
     LongShortMap,
     SimplexMap,
+    bind_action_map,
     list_action_maps,
     make_action_map,
     needs_state,
@@ -26,6 +27,7 @@ from allocgym.envs.rebalancing import (
     Reference,
     ResidualMap,
 )
+from allocgym.envs.reference import PolicyReference
 from allocgym.envs.rewards import RewardFn, StepRecord, get_reward, list_rewards, register_reward
 from allocgym.envs.settings import EnvSettings
 from allocgym.envs.track import Track
@@ -50,6 +52,7 @@ __all__ = [
     "EqualReference",
     "LongShortMap",
     "ObservationLayout",
+    "PolicyReference",
     "PortfolioEnv",
     "Reference",
     "ResidualMap",
@@ -57,6 +60,7 @@ __all__ = [
     "SimplexMap",
     "StepRecord",
     "Track",
+    "bind_action_map",
     "causal_standardise",
     "get_reward",
     "list_action_maps",

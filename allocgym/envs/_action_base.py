@@ -24,6 +24,10 @@ class ActionMap(Protocol):
     drifted, pre-trade weights ``current`` (the shape of ``out``, or (B, n_assets + 1))
     and the decision index ``t`` (an int, or an int array of shape (B,)): see
     :func:`needs_state`. The environments pass them only to such maps.
+
+    A map that reads the env's market or features (a reference portfolio computed from
+    prices) also has ``bind(market, features) -> ActionMap``; the environments call it
+    once when they are built (:func:`bind_action_map`).
     """
 
     long_only: bool
@@ -87,6 +91,19 @@ def needs_state(action_map: Any) -> bool:
     called with the three- and two-argument forms, as before.
     """
     return bool(getattr(action_map, "needs_state", False))
+
+
+def bind_action_map(action_map: Any, market: Any, features: Any = None) -> Any:
+    """``action_map.bind(market, features)`` for a map that reads the env's data, else the map.
+
+    The environments call it once, when they are built, with their market and feature
+    panel; a map whose target depends on them (a :class:`~allocgym.envs.ResidualMap`
+    around a baseline policy) returns a new map bound to them, with its decision index
+    ``t`` a row of ``market``, and leaves itself unchanged (one map may serve several
+    envs). Maps without ``bind`` are returned as they are.
+    """
+    bind = getattr(action_map, "bind", None)
+    return bind(market, features) if callable(bind) else action_map
 
 
 def check_number(name: str, value: Any, low: float, high: float, *, low_open: bool) -> float:

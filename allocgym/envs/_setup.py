@@ -12,7 +12,7 @@ import pandas as pd
 from allocgym._typing import FloatArray
 from allocgym.data import MarketData, load_market
 from allocgym.envs.accounting import Accounting
-from allocgym.envs.actions import ActionMap, make_action_map
+from allocgym.envs.actions import ActionMap, bind_action_map, make_action_map
 from allocgym.envs.costs import CostModel
 from allocgym.envs.observation import ObservationTable
 from allocgym.exceptions import DataError
@@ -129,7 +129,8 @@ def prepare(
     panel = resolve_features(features, mkt)
     cost_model = CostModel.coerce(cost_bps)
     cost_model.coefficients(mkt.n_assets)  # validates per-asset rates against the market
-    action_map = make_action_map(action)
+    # a map that reads the data (a baseline reference) is bound to this market and panel
+    action_map = bind_action_map(make_action_map(action), mkt, panel)
     n = mkt.n_dates
     if start is None and window > n - 2:
         raise DataError(

@@ -25,12 +25,19 @@ no-trade band, partial rebalancing, a tilt around a reference portfolio), are in
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from gymnasium import spaces
 
 from allocgym._typing import FloatArray
-from allocgym.envs._action_base import ActionMap, check_action, check_batch, needs_state
+from allocgym.envs._action_base import (
+    ActionMap,
+    bind_action_map,
+    check_action,
+    check_batch,
+    needs_state,
+)
 from allocgym.envs.rebalancing import BandMap, ResidualMap
 from allocgym.registry import Registry
 
@@ -41,6 +48,7 @@ __all__ = [
     "LongShortMap",
     "ResidualMap",
     "SimplexMap",
+    "bind_action_map",
     "list_action_maps",
     "make_action_map",
     "needs_state",
@@ -184,9 +192,10 @@ def _partial(fraction: float = 0.25, band: float = 0.0, temperature: float = 5.0
     return BandMap(SimplexMap(temperature), band=band, fraction=fraction)
 
 
-def _residual(scale: float = 0.1) -> ResidualMap:
-    """1/N plus a learnt tilt of at most scale per asset; zero action = 1/N."""
-    return ResidualMap("equal", scale)
+def _residual(reference: Any = "equal", scale: float = 0.1) -> ResidualMap:
+    """A reference portfolio plus a learnt tilt of at most scale per asset; zero action =
+    the reference: "equal" (1/N), "current", a baseline name or {name, params}."""
+    return ResidualMap(reference, scale)
 
 
 def _residual_current(scale: float = 0.1) -> ResidualMap:
@@ -207,7 +216,8 @@ for _name, _factory, _kind, _description in (
     ("partial", _partial, "low turnover",
      "simplex target; each step trades a fraction of the way to it"),
     ("residual", _residual, "low turnover",
-     "1/N plus a tilt of at most scale per asset; zero action = 1/N"),
+     "reference (1/N, or a baseline such as min_variance, point in time) plus a tilt of at "
+     "most scale per asset; zero action = the reference"),
     ("residual_current", _residual_current, "low turnover",
      "the weights held plus a tilt of at most scale per asset; zero action = no trade"),
 ):  # fmt: skip
@@ -219,7 +229,7 @@ def list_action_maps() -> dict[str, str]:
     return ACTION_MAPS.describe()
 
 
-def make_action_map(action: str | ActionMap = "simplex", **kwargs: float) -> ActionMap:
+def make_action_map(action: str | ActionMap = "simplex", **kwargs: Any) -> ActionMap:
     """An :class:`ActionMap` from a name in :data:`ACTION_MAPS` (``kwargs`` to its factory).
 
     ``"simplex"`` (default), ``"long_short"``, ``"band"``, ``"partial"``, ``"residual"``,

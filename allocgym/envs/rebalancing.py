@@ -9,7 +9,9 @@ the agent can reach:
   (names ``"band"`` and ``"partial"`` in :func:`~allocgym.envs.make_action_map`);
 * :class:`ResidualMap`: a bounded tilt around a reference portfolio, so that a zero action
   is the reference: 1/N (``"residual"``), the weights held (``"residual_current"``: a zero
-  action trades nothing) or any point-in-time :class:`Reference`.
+  action trades nothing), a baseline walked forward point in time (``"residual"`` with
+  ``reference="min_variance"`` or any baseline name: :class:`PolicyReference`) or any
+  point-in-time :class:`Reference`.
 
 Both maps have ``needs_state = True``: the environments call them with the weights held
 and the decision index (see :class:`~allocgym.envs.ActionMap`). Both first move the
@@ -29,22 +31,35 @@ arXiv:1812.06298.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from gymnasium import spaces
 
 from allocgym._typing import FloatArray
+from allocgym.data import MarketData
 from allocgym.envs._action_base import (
     ActionMap,
+    bind_action_map,
     check_action,
     check_batch,
     check_number,
     needs_state,
     sell_untradable,
 )
+from allocgym.envs.reference import PolicyReference, reference_from_spec
+from allocgym.exceptions import ConfigError
+from allocgym.predictors.panel import FeaturePanel
 
-__all__ = ["BandMap", "CurrentReference", "EqualReference", "Reference", "ResidualMap"]
+__all__ = [
+    "BandMap",
+    "CurrentReference",
+    "EqualReference",
+    "PolicyReference",
+    "Reference",
+    "ResidualMap",
+]
 
 _TINY = 1e-300  # divisor floor; the quotient is then discarded or multiplies zeros
 
@@ -120,6 +135,20 @@ class BandMap:
 
     def __repr__(self) -> str:
         return f"BandMap({self.inner!r}, band={self.band}, fraction={self.fraction})"
+
+    def bind(self, market: MarketData, features: FeaturePanel | None = None) -> BandMap:
+        """This map around the inner map bound to the env's market (itself when the inner
+        map has nothing to bind: see :func:`~allocgym.envs.bind_action_map`)."""
+        inner = bind_action_map(self.inner, market, features)
+        return self if inner is self.inner else BandMap(inner, self.band, self.fraction)
+
+    def extend(self, market: MarketData, features: FeaturePanel | None = None) -> BandMap:
+        """The inner map's ``extend`` (in place), else :meth:`bind`."""
+        extend = getattr(self.inner, "extend", None)
+        if callable(extend):
+            extend(market, features)
+            return self
+        return self.bind(market, features)
 
     def _scratch(self, n1: int) -> tuple[FloatArray, ...]:
         """Target, held and temporary buffers, ones and the asset indicator (0 for cash)."""
@@ -284,9 +313,13 @@ class ResidualMap:
 
     Parameters
     ----------
-    reference : "equal", "current" or Reference, default "equal"
-        1/N over the tradable assets (:class:`EqualReference`), the weights held
-        (:class:`CurrentReference`), or any point-in-time :class:`Reference`.
+    reference : str, mapping or Reference, default "equal"
+        ``"equal"``: 1/N over the tradable assets (:class:`EqualReference`);
+        ``"current"``: the weights held (:class:`CurrentReference`); a baseline name of
+        :data:`~allocgym.baselines.BASELINES` (``"min_variance"``, ``"risk_parity"``,
+        ...) or ``{"name": ..., "params": {...}}``: that baseline's portfolio walked
+        forward point in time (:class:`PolicyReference`, built when the env binds the
+        map to its market: :meth:`bind`); or any point-in-time :class:`Reference`.
     scale : float, default 0.1
         Largest change of one asset's weight; ``0 < scale <= 1``.
     """
@@ -295,24 +328,47 @@ class ResidualMap:
     max_leverage = 1.0
     needs_state = True
 
-    def __init__(self, reference: str | Reference = "equal", scale: float = 0.1) -> None:
-        if isinstance(reference, str):
-            if reference not in _REFERENCES:
-                raise ValueError(
-                    f"reference={reference!r} is not a known reference; expected 'equal', "
-                    "'current' or a Reference (an object with weights and weights_batch)"
-                )
+    def __init__(
+        self, reference: str | Mapping[str, Any] | Reference = "equal", scale: float = 0.1
+    ) -> None:
+        if isinstance(reference, str) and reference in _REFERENCES:
             reference = _REFERENCES[reference]()
+        elif isinstance(reference, str | Mapping):
+            try:
+                reference = reference_from_spec(reference)
+            except (ValueError, TypeError) as exc:
+                raise ConfigError(
+                    f"reference={reference!r} is invalid: {exc}; expected 'equal', 'current', "
+                    "a baseline name, {name: baseline, params: {...}} or a Reference"
+                ) from None
         elif not isinstance(reference, Reference):
             raise TypeError(
-                "reference must be 'equal', 'current' or a Reference (an object with "
-                f"weights and weights_batch); got {type(reference).__name__}"
+                "reference must be 'equal', 'current', a baseline name or a Reference (an "
+                f"object with weights and weights_batch); got {type(reference).__name__}"
             )
         self.reference = reference
         self.scale = check_number("scale", scale, 0.0, 1.0, low_open=True)
-        # a user's reference is checked on every call; the built-in ones are right by design
-        self._trusted = isinstance(reference, EqualReference | CurrentReference)
+        # a user's reference is checked on every call; the built-in ones are right by
+        # design, and a reference with a true ``checked`` checks its own weights
+        self._trusted = isinstance(reference, EqualReference | CurrentReference) or bool(
+            getattr(reference, "checked", False)
+        )
         self._cache: dict[int, tuple[FloatArray, ...]] = {}
+
+    def bind(self, market: MarketData, features: FeaturePanel | None = None) -> ResidualMap:
+        """This map with its reference bound to the env's market and features (a
+        reference with a ``bind`` method, e.g. :class:`PolicyReference`), else itself."""
+        bind = getattr(self.reference, "bind", None)
+        return self if not callable(bind) else ResidualMap(bind(market, features), self.scale)
+
+    def extend(self, market: MarketData, features: FeaturePanel | None = None) -> ResidualMap:
+        """:meth:`bind`, reusing the rows already computed when ``market`` extends them
+        (see :meth:`PolicyReference.extend`); in place for such a reference."""
+        extend = getattr(self.reference, "extend", None)
+        if callable(extend):
+            extend(market, features)
+            return self
+        return self.bind(market, features)
 
     def __repr__(self) -> str:
         return f"ResidualMap({self.reference!r}, scale={self.scale})"

@@ -71,6 +71,8 @@ def test_named_maps_pass_both_checkers(small_market, small_panel, action):
         BandMap(LongShortMap(2.0), band=0.2, fraction=0.5),
         BandMap(ResidualMap("current", 0.3), band=0.02),
         ResidualMap("equal", scale=1.0),
+        ResidualMap("min_variance", scale=0.2),
+        BandMap(ResidualMap({"name": "risk_parity", "params": {"lookback": 60}}), band=0.02),
     ],
     ids=repr,
 )
@@ -432,7 +434,11 @@ def test_batch_equals_single(m):
 
 
 @pytest.mark.parametrize("k", [1, 3])
-@pytest.mark.parametrize("action", [*NEW_MAPS, BandMap(LongShortMap(2.0), 0.1, 0.5)], ids=str)
+@pytest.mark.parametrize(
+    "action",
+    [*NEW_MAPS, BandMap(LongShortMap(2.0), 0.1, 0.5), ResidualMap("min_variance", 0.2)],
+    ids=str,
+)
 def test_vector_env_follows_the_single_env_path(late_market, action, k):
     # late_market: asset index 2 (weight index 3) trades only from day 120: forced sales
     b = 3
@@ -544,8 +550,9 @@ def test_invalid_scale(scale):
 
 
 def test_invalid_reference_and_inner():
-    with pytest.raises(ValueError, match=r"reference='1/N' is not a known reference; expected"):
-        ResidualMap("1/N")
+    # "1/N" is now a baseline name (equal_weight's alias); an unknown name lists the known ones
+    with pytest.raises(ValueError, match=r"reference='2/N' is invalid: unknown baseline.*expected"):
+        ResidualMap("2/N")
     with pytest.raises(TypeError, match=r"reference must be .*; got int"):
         ResidualMap(3)
     with pytest.raises(TypeError, match=r"inner must be an ActionMap .*; got str"):
