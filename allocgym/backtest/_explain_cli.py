@@ -82,6 +82,10 @@ def explain_run(
             importances.append(found)
         _compare_with_run(run_dir, importances)
         path = write_explain(importances, run_dir)
+        if (run_dir / "metrics.csv").is_file():  # the report links the new page
+            from allocgym.backtest import write_report
+
+            write_report(Results.load(run_dir), run_dir)
     return importances, path
 
 

@@ -340,6 +340,27 @@ def _clusters_section(results: Results, folder: Path) -> tuple[list[str], list[s
     return lines, files
 
 
+COMPANION_PAGES = {
+    "explain.md": ("What the agent looks at", "allocgym explain", "explain.png"),
+    "stress.md": ("Stress tests, scenarios and VaR", "allocgym stress", "stress_fan.png"),
+}
+"""Pages other commands write into a run folder: file -> (title, command, its main plot)."""
+
+
+def _companions_section(folder: Path) -> list[str]:
+    """Links to the pages ``allocgym explain`` and ``allocgym stress`` wrote into
+    ``folder`` (each with its main plot), or nothing when there are none; those commands
+    rewrite the report, so the links appear as soon as a page exists."""
+    found = [(f, *COMPANION_PAGES[f]) for f in COMPANION_PAGES if (folder / f).is_file()]
+    if not found:
+        return []
+    lines = ["## More on this run", ""]
+    lines += [f"- [{title}]({page}), written by `{command}`" for page, title, command, _ in found]
+    lines.append("")
+    lines += [f"![{title}]({plot})\n" for _, title, _, plot in found if (folder / plot).is_file()]
+    return lines
+
+
 def write_report(
     results: Results,
     folder: str | os.PathLike,
@@ -416,6 +437,7 @@ def write_report(
         *_triggers_section(results),
         *cluster_lines,
         *risk_lines,
+        *_companions_section(folder),
         "## Plots",
         "",
     ]

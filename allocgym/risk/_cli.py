@@ -124,6 +124,9 @@ def stress(args: argparse.Namespace) -> int:
     except ValueError as exc:  # bad dates and windows: one line, exit status 1
         raise DataError(str(exc)) from None
     path = write_stress(report, run_dir)
+    from allocgym.backtest import write_report
+
+    write_report(results, run_dir)  # report.md links the new page
     show = {"Historical stress": (report.historical.table, report.historical.notes),
             "Replay": (report.replay.table, report.replay.notes),
             "Scenarios": (report.scenarios.table, report.model.notes_)}  # fmt: skip

@@ -26,6 +26,7 @@ from allocgym.backtest.explain import (
     permutation_importance,
 )
 from allocgym.backtest.explain_report import write_explain
+from allocgym.backtest.manifest import verify_manifest
 from allocgym.cli import main
 from allocgym.envs import EnvSettings, SimplexMap
 from allocgym.envs.observation import ObservationLayout
@@ -283,6 +284,12 @@ def test_explain_command_on_a_tiny_run_writes_explain_md(tiny_run):
     files = json.loads((tiny_run / "manifest.json").read_text())["files"]
     assert "explain.md" in files and "explain.png" in files
     assert "warning" not in res.stderr  # the unshuffled track is the run's
+    # the run's report now links the page and shows its plot; the manifest still holds
+    report = (tiny_run / "report.md").read_text()
+    more = report[report.index("## More on this run") : report.index("## Plots")]
+    assert "- [What the agent looks at](explain.md), written by `allocgym explain`" in more
+    assert "![What the agent looks at](explain.png)" in more and "stress.md" not in more
+    verify_manifest(tiny_run, ["report.md", "explain.md", "metrics.csv"])
 
 
 @pytest.mark.slow

@@ -39,6 +39,11 @@ def test_stress_command_writes_stress_md(run_dir, tmp_path):
     files = json.loads((run_dir / "manifest.json").read_text())["files"]
     assert {"stress.md", "stress_fan.png", "stress_windows.png"} <= set(files)
     verify_manifest(run_dir, ["stress.md", "stress_fan.png"])  # hashes match
+    # the run's report links the new page (rewritten by the command), manifest intact
+    report = (run_dir / "report.md").read_text()
+    assert "- [Stress tests, scenarios and VaR](stress.md), written by `allocgym stress`" in report
+    assert "![Stress tests, scenarios and VaR](stress_fan.png)" in report
+    verify_manifest(run_dir, ["report.md", "stress.md", "metrics.csv"])
 
 
 @pytest.mark.parametrize(
