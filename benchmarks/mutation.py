@@ -82,6 +82,7 @@ TARGETS: dict[str, list[str]] = {
     "allocgym/_threads.py": ["tests/test_threads.py", "tests/experiment/test_runner_behaviour.py"],
     "allocgym/experiment/run_folder.py": [
         "tests/experiment/test_run_folder.py",
+        "tests/experiment/test_run_folder_lock.py",
         "tests/experiment/test_runner_behaviour.py",
         "tests/experiment/test_runner.py",
         "tests/agents/test_model_files.py",
