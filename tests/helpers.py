@@ -37,3 +37,39 @@ def tiny_experiment(root: Path, market: MarketData, n_days: int, **overrides: An
     }  # fmt: skip
     config.update(overrides)
     return config
+
+
+def regime_panel(market: MarketData, probs: Any, prefix: str = "regime_p") -> Any:
+    """A feature panel of ``market`` holding only the market features ``{prefix}0..``:
+    the regime probabilities ``probs`` (n_dates, n_regimes), every asset available."""
+    import numpy as np
+
+    from allocgym.predictors import FeaturePanel
+
+    n, m = market.n_dates, market.n_assets
+    probs = np.asarray(probs, dtype=np.float32)
+    return FeaturePanel(
+        dates=market.dates,
+        assets=market.assets,
+        values=np.zeros((n, m, 0), dtype=np.float32),
+        feature_names=(),
+        market_values=probs,
+        market_feature_names=tuple(f"{prefix}{k}" for k in range(probs.shape[1])),
+        available=np.ones((n, m), dtype=bool),
+    )
+
+
+def record_built_policies(monkeypatch: Any) -> dict:
+    """The policies every later ``build_policies`` of the experiment runner builds, by
+    label (the dict fills as runs build them): to read an agent's counters afterwards."""
+    from allocgym.experiment import runner
+
+    built: dict = {}
+    build = runner.build_policies
+
+    def keep(*args: Any, **kwargs: Any) -> dict:
+        built.update(build(*args, **kwargs))
+        return built
+
+    monkeypatch.setattr(runner, "build_policies", keep)
+    return built

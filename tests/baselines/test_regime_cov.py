@@ -15,20 +15,7 @@ from allocgym.baselines import (
 )
 from allocgym.exceptions import ConfigError
 from allocgym.policy import PolicyState
-from allocgym.predictors import FeaturePanel
-
-
-def _panel(market, probs):
-    n, m = market.n_dates, market.n_assets
-    return FeaturePanel(
-        dates=market.dates,
-        assets=market.assets,
-        values=np.zeros((n, m, 0), dtype=np.float32),
-        feature_names=(),
-        market_values=np.asarray(probs, dtype=np.float32),
-        market_feature_names=tuple(f"regime_p{k}" for k in range(probs.shape[1])),
-        available=np.ones((n, m), dtype=bool),
-    )
+from tests.helpers import regime_panel
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +26,7 @@ def syn():
 
 
 def _state(market, probs, t):
-    return PolicyState.at(market, t, np.full(market.n_assets + 1, 0.2), _panel(market, probs))
+    return PolicyState.at(market, t, np.full(market.n_assets + 1, 0.2), regime_panel(market, probs))
 
 
 def _window(market, t, lookback):
@@ -113,7 +100,7 @@ def test_no_regime_features_is_a_config_error(syn):
 def test_usable_by_name_in_the_baselines(syn):
     market, truth = syn.market, syn.truth.regimes
     assert isinstance(get_covariance("regime"), RegimeCovariance)
-    panel = _panel(market, np.eye(2)[truth])
+    panel = regime_panel(market, np.eye(2)[truth])
     for policy in (
         MinVariance(lookback=120, covariance="regime"),
         BlackLitterman(views="none", lookback=120, covariance="regime"),

@@ -27,9 +27,8 @@ from allocgym.data import MarketData
 from allocgym.exceptions import ConfigError
 from allocgym.experiment import load_config, run_experiment
 from allocgym.policy import PolicyState
-from allocgym.predictors import FeaturePanel
 from allocgym.predictors.config import PRESETS
-from tests.helpers import tiny_experiment
+from tests.helpers import regime_panel, tiny_experiment
 
 T, LB = 30, 25  # decision date and lookback of the tiny panel: window rows 6..30
 
@@ -50,21 +49,10 @@ def _probs(n: int, k: int, seed: int = 0) -> np.ndarray:
     return p.astype(np.float32)
 
 
-def _panel(market: MarketData, probs: np.ndarray, prefix: str = "regime_p") -> FeaturePanel:
-    n, m = market.n_dates, market.n_assets
-    return FeaturePanel(
-        dates=market.dates,
-        assets=market.assets,
-        values=np.zeros((n, m, 0), dtype=np.float32),
-        feature_names=(),
-        market_values=np.asarray(probs, dtype=np.float32),
-        market_feature_names=tuple(f"{prefix}{k}" for k in range(probs.shape[1])),
-        available=np.ones((n, m), dtype=bool),
-    )
-
-
 def _state(market: MarketData, probs: np.ndarray, t: int = T) -> PolicyState:
-    return PolicyState.at(market, t, np.full(market.n_assets + 1, 0.25), _panel(market, probs))
+    return PolicyState.at(
+        market, t, np.full(market.n_assets + 1, 0.25), regime_panel(market, probs)
+    )
 
 
 def _hand_regime_mean(market: MarketData, probs: np.ndarray, c: float) -> list[float]:
@@ -176,7 +164,7 @@ def test_a_panel_without_regime_probabilities_is_refused(tiny: MarketData) -> No
     policy = MeanVariance(lookback=LB, expected_returns="regime")
     with pytest.raises(ConfigError, match=REGIME_MISSING + r" for expected_returns='regime'"):
         policy.fit(tiny, None)
-    no_regimes = _panel(tiny, np.zeros((tiny.n_dates, 0), dtype=np.float32))
+    no_regimes = regime_panel(tiny, np.zeros((tiny.n_dates, 0), dtype=np.float32))
     with pytest.raises(
         ConfigError,
         match=REGIME_MISSING + r".*has only the market features \[\]\. Build the features with "
@@ -187,7 +175,7 @@ def test_a_panel_without_regime_probabilities_is_refused(tiny: MarketData) -> No
     with pytest.raises(ConfigError, match=REGIME_MISSING):
         policy.act(state)
     assert policy.n_fallbacks_ == 0  # a configuration error, not an optimiser failure
-    assert policy.fit(tiny, _panel(tiny, _probs(tiny.n_dates, 2))) is policy
+    assert policy.fit(tiny, regime_panel(tiny, _probs(tiny.n_dates, 2))) is policy
 
 
 @pytest.mark.parametrize(
@@ -288,7 +276,7 @@ def test_api_backtest_by_name(tiny: MarketData) -> None:
     results = backtest(
         {"1/N": EqualWeight(), "MV regime": policy},
         tiny,
-        _panel(tiny, probs),
+        regime_panel(tiny, probs),
         splitter=WalkForward(train=26, test=13),
         n_boot=20,
     )

@@ -18,7 +18,7 @@ from allocgym.cli import main
 from allocgym.exceptions import ConfigError
 from allocgym.experiment import load_config, run_experiment
 from allocgym.experiment.run_folder import LOCK, MARKER, acquire_lock, release_lock
-from tests.helpers import tiny_experiment
+from tests.helpers import record_built_policies, tiny_experiment
 
 
 @pytest.fixture
@@ -141,20 +141,11 @@ def test_a_moved_run_folder_loads_its_trained_models_instead_of_retraining(
     tmp_path, synthetic_market, monkeypatch
 ):
     """The case the issue describes: the models, the expensive part, survive a move."""
-    from allocgym.experiment import runner
-
     config = tiny_experiment(tmp_path, synthetic_market, 700, report={"n_boot": 10})
     first = _run(config)
     moved = tmp_path / "archive"
     shutil.move(Path(config["output_dir"]) / config["name"], moved / "renamed")
-    built: dict = {}
-    build = runner.build_policies
-
-    def keep(*args, **kwargs):
-        built.update(build(*args, **kwargs))
-        return built
-
-    monkeypatch.setattr(runner, "build_policies", keep)
+    built = record_built_policies(monkeypatch)
     again = _run({**config, "output_dir": str(moved), "name": "renamed"})
     agent = built["PPO"]
     assert (agent.n_folds_loaded_, agent.n_folds_trained_) == (2, 0)

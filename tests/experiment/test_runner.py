@@ -12,7 +12,7 @@ from allocgym.backtest import Results
 from allocgym.backtest.tensorboard import BACKTEST_TAGS, read_scalars, run_name
 from allocgym.exceptions import ConfigError
 from allocgym.experiment import load_config, run_experiment, train_agents
-from tests.helpers import tiny_experiment
+from tests.helpers import record_built_policies, tiny_experiment
 
 
 @pytest.fixture(scope="module")
@@ -91,16 +91,7 @@ def _model_files(config) -> dict:
 
 def test_rerun_loads_every_saved_model_and_reproduces(first_run, monkeypatch, no_training):
     config, results = first_run
-    from allocgym.experiment import runner
-
-    built: dict = {}
-    build = runner.build_policies
-
-    def keep(*args, **kwargs):
-        built.update(build(*args, **kwargs))
-        return built
-
-    monkeypatch.setattr(runner, "build_policies", keep)
+    built = record_built_policies(monkeypatch)
     files = _model_files(config)
     again = run_experiment(config, progress=False, verbose=False)
     agent = built["PPO"]
@@ -135,15 +126,14 @@ def seeds_run(tmp_path_factory, synthetic_market):
     from stable_baselines3 import PPO
 
     from allocgym.backtest import engine
-    from allocgym.experiment import runner
 
     agent = {"name": "ppo", "label": "PPO", "timesteps": 32, "seeds": [0, 1, 2], "n_envs": 1,
              "hyperparameters": {"n_steps": 16, "batch_size": 16, "n_epochs": 1}}  # fmt: skip
     config = load_config(
         tiny_experiment(tmp_path_factory.mktemp("seeds"), synthetic_market, 700, agents=[agent])
     )
-    built, learned, first_targets = {}, [], []
-    build, learn, real_env = runner.build_policies, PPO.learn, engine._env_class()
+    learned, first_targets = [], []
+    learn, real_env = PPO.learn, engine._env_class()
 
     class Recorded(real_env):
         def step_weights(self, target_weights):
@@ -152,16 +142,12 @@ def seeds_run(tmp_path_factory, synthetic_market):
                 first_targets.append(np.array(target_weights, dtype=np.float64))
             return super().step_weights(target_weights)
 
-    def keep(*args, **kwargs):
-        built.update(build(*args, **kwargs))
-        return built
-
     def counted(self, *args, **kwargs):
         learned.append(self)
         return learn(self, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(runner, "build_policies", keep)
+        built = record_built_policies(mp)
         mp.setattr(PPO, "learn", counted)
         mp.setattr(engine, "_env_class", lambda: Recorded)
         results = run_experiment(config, progress=False, verbose=False)
