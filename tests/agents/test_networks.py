@@ -135,3 +135,16 @@ def test_the_optimiser_trains_the_new_action_head_at_the_starting_rate(regime_en
     before = policy.action_net.asset.weight.detach().clone()
     model.learn(32)
     assert not torch.equal(policy.action_net.asset.weight.detach(), before)
+
+
+def test_empty_parts_of_a_given_layout_are_left_out(synthetic_market):
+    """``slices`` written by hand may name a part of size 0 (no features): it is left
+    out, as the env's own layout leaves it out."""
+    env = PortfolioEnv(synthetic_market[:300], None, window=5)
+    kwargs = asset_encoder_kwargs(env)["features_extractor_kwargs"]
+    slices = {**kwargs["slices"], "features": (0, 0), "market": (0, 0)}
+    enc = AssetEncoder(env.observation_space, **{**kwargs, "slices": slices})
+    assert "features" not in enc.slices and "market" not in enc.slices
+    obs = torch.as_tensor(env.reset(seed=0)[0])[None]
+    with torch.no_grad():
+        assert enc(obs).shape == (1, (env.n_assets + 1) * 8 + 1)
