@@ -78,6 +78,8 @@ def test_default_range_runs_from_the_window_to_the_last_day(small_market):
     with pytest.raises(DataError, match=r"window=30 days .* 10 days .* window <= 8"):
         _prepare(small_market[:10])
     assert (_prepare(small_market[:32]).lo, _prepare(small_market[:32]).hi) == (30, 31)
+    with pytest.raises(DataError, match=r"window=30 days .* 31 days .* window <= 29"):
+        _prepare(small_market[:31])  # one day short of the smallest market that fits
     with pytest.raises(DataError, match=r"window=10000"):
         PortfolioEnv(small_market, features=None, window=10_000)
 
