@@ -54,3 +54,23 @@ def test_recorded_track_starts_at_the_episode_wealth(small_market):
             track.wealth, wealth * np.cumprod(1 + track.net_returns), rtol=1e-13
         )
         assert track.wealth[-1] == pytest.approx(env.wealth, rel=1e-14)
+
+
+def test_a_short_last_period_after_longer_ones_records_every_days_weights(small_market):
+    """Periods of several days and a last period of one day (recorded two ways: the
+    day-by-day paths, and one day's weights drifted on demand) give one row per day, the
+    weights at each close summing to one and the last day's drifted by its own growth."""
+    env = PortfolioEnv(small_market, features=None, start=40, end=45, rebalance_every=2)
+    env.reset()
+    done = False
+    while not done:
+        *_, terminated, truncated, info = env.step(np.linspace(-1, 1, 6))
+        done = terminated or truncated
+    track = env.track()
+    assert len(track) == 5  # 2 + 2 + 1 days, one row each
+    np.testing.assert_allclose(track.weights.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    # the last period: traded at the close of day 44, held through day 45
+    growth = np.concatenate([[1.0], np.asarray(small_market.returns[45]) + 1.0])
+    held = np.asarray(info["weights_after"]) * growth
+    np.testing.assert_allclose(track.weights[4], held / held.sum(), rtol=1e-12)
+    assert track.dates[-1] == small_market.dates[45]
