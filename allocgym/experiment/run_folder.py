@@ -51,8 +51,9 @@ def open_run_folder(config: Any, *, fresh: bool = False, record: str = "experime
     ------
     ConfigError
         The folder is a link or is not a folder; it exists, holds files and is not an
-        allocgym run folder; ``fresh`` on a folder allocgym did not make; another run
-        holds its lock; its ``experiment.yaml`` is another experiment's.
+        allocgym run folder; ``fresh`` on a folder allocgym did not make, or on one this
+        process holds; another run holds its lock; its ``experiment.yaml`` is another
+        experiment's.
     """
     output = Path(config.output_dir).resolve()
     run_dir = Path(config.output_dir) / config.name
@@ -65,6 +66,13 @@ def open_run_folder(config: Any, *, fresh: bool = False, record: str = "experime
         raise ConfigError(f"name={config.name!r} does not name a folder directly in {output}")
     if fresh and run_dir.exists():
         _refuse_unless_ours(run_dir, "--fresh deletes only a run folder allocgym made", record)
+        if (
+            run_dir.resolve() in _HELD
+        ):  # deleting it would pull it, lock and all, from under that use
+            raise ConfigError(
+                f"{run_dir} is in use by this process (a run or stage opened it and has not "
+                "released it); fresh=True would delete it under that use: release it first"
+            )
         _refuse_if_running(run_dir)
         shutil.rmtree(run_dir)
     if run_dir.exists() and not (run_dir / MARKER).exists():

@@ -276,6 +276,20 @@ def test_a_failed_open_gives_its_use_of_the_lock_back(experiment):
     assert not (run / LOCK).exists()
 
 
+def test_fresh_refuses_a_folder_this_process_holds(experiment):
+    """Deleting it would take its lock file too while this process still counts it as
+    held: the folder would run unlocked. Refused, with the folder and its lock intact."""
+    run = _open(experiment)
+    (run / "metrics.csv").write_text("results")
+    with pytest.raises(ConfigError, match="in use by this process"):
+        _open(experiment, fresh=True)
+    assert (run / "metrics.csv").is_file() and _owner(run)["pid"] == os.getpid()
+    release_lock(run)
+    assert not (run / LOCK).exists()
+    assert _open(experiment, fresh=True) == run and not (run / "metrics.csv").exists()
+    release_lock(run)
+
+
 @pytest.mark.parametrize("fresh", [False, True])
 def test_an_empty_folder_without_the_marker_is_made_a_run_folder(experiment, fresh):
     run = Path(experiment["output_dir"]) / experiment["name"]
