@@ -14,8 +14,10 @@ TensorBoard event files as bytes. The driver writes them into the run folder
 Ray, not access to the run folder. When every task is done, the backtest loads the
 models, as a resumed local run does, and writes the report.
 
-A task that raises is retried (``max_retries``); one that still fails is reported with
-its error once the others are done and saved, and ``allocgym run`` exits with an error:
+A task whose worker is lost, or that raises an error of the machine (``OSError``,
+``MemoryError``), is retried (``max_retries``); an error of the code or the config is
+not (it would recur). A task that still fails is reported with its error once the
+others are done and saved, and ``allocgym run`` exits with an error:
 running it again trains only what is missing.
 
 Same seeds, same numbers: a task trains with the same seed, data and settings as the
@@ -132,6 +134,24 @@ def _free_run_name(parent: Path, name: str) -> str:
     return taken.name
 
 
+RETRIED_ERRORS = (OSError, MemoryError)
+"""Errors raised in a training task that Ray runs the task again for: those of the
+machine (files, network, memory), which another attempt, maybe on another worker, can
+escape. An error of the code or the config (``ConfigError``, ``ValueError``, ...) would
+fail again the same way, so it is reported at once; a worker or node that dies is
+retried by Ray whatever the error list says."""
+
+
+def task_options(cpus_per_task: int, max_retries: int) -> dict[str, Any]:
+    """Ray options of one training task: its CPUs, and retries of lost workers and of
+    :data:`RETRIED_ERRORS` only."""
+    return {
+        "num_cpus": cpus_per_task,
+        "max_retries": max_retries,
+        "retry_exceptions": list(RETRIED_ERRORS),
+    }
+
+
 def train_on_ray(
     prepared: Any,
     *,
@@ -153,7 +173,9 @@ def train_on_ray(
     cpus_per_task : int, default 1
         CPUs Ray reserves for each task, and the PyTorch threads it trains with.
     max_retries : int, default 1
-        Times a failed task is run again before it is reported.
+        Times a task is run again after its worker was lost or it raised one of
+        :data:`RETRIED_ERRORS`, before it is reported; any other error is reported at
+        once (it would recur).
     progress : bool
         A progress bar over the training steps on stderr.
 
@@ -186,9 +208,7 @@ def train_on_ray(
     failures: list[str] = []
     if todo:
         start_ray(None, address)
-        remote = ray.remote(_train_task).options(
-            num_cpus=cpus_per_task, max_retries=max_retries, retry_exceptions=True
-        )
+        remote = ray.remote(_train_task).options(**task_options(cpus_per_task, max_retries))
         refs = [ray.put(x) for x in (config, market, features)]
         pending = {remote.remote(refs[0], t, refs[1], refs[2], cpus_per_task): t for t in todo}
         try:
@@ -208,8 +228,9 @@ def train_on_ray(
         bar.close()
     if failures:
         raise TrainingFailed(
-            f"{len(failures)} of {len(todo)} trainings failed on Ray after "
-            f"{max_retries} retr{'y' if max_retries == 1 else 'ies'} (the other "
+            f"{len(failures)} of {len(todo)} trainings failed on Ray (a lost worker or an "
+            f"I/O error is retried up to {max_retries} time{'' if max_retries == 1 else 's'}, "
+            f"an error of the code or config is not) (the other "
             f"{len(todo) - len(failures)} are saved; run again to retry only these):\n  "
             + "\n  ".join(failures)
         )

@@ -102,7 +102,8 @@ def test_a_failed_task_is_reported_and_the_others_kept(tiny, ray_session):
     try:
         cfg = load_config(config)
         failed = (
-            r"(?s)2 of 4 trainings failed.*the other 2 are saved.*"
+            r"(?s)2 of 4 trainings failed on Ray .*an error of the code or config is not.*"
+            r"the other 2 are saved.*"
             r"Bad on \d{8}-\d{8}: ConfigError: unknown agent 'ppo_here_only'"
         )
         with pytest.raises(TrainingFailed, match=failed):
@@ -128,3 +129,17 @@ def test_backend_and_address_are_checked_before_anything_is_written(tiny, tmp_pa
     assert main(["train", str(path), "--threads", "0", "--backend", "ray"]) == 1
     assert "threads=0 is invalid; expected a whole number >= 1" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+def test_only_errors_of_the_machine_are_retried():
+    """A task's own error (an unknown agent, a bad setting) would recur: not retried; an
+    error of the machine (a full disk, a lost connection, memory) may not: retried."""
+    from allocgym.experiment.distributed import task_options
+
+    options = task_options(2, 3)
+    assert (options["num_cpus"], options["max_retries"]) == (2, 3)
+    retried = tuple(options["retry_exceptions"])
+    for machine in (OSError("disk full"), ConnectionError(), TimeoutError(), MemoryError()):
+        assert isinstance(machine, retried)
+    for own in (ConfigError("unknown agent"), ValueError("bad"), TypeError(), KeyError("x")):
+        assert not isinstance(own, retried)
