@@ -111,13 +111,14 @@ def seeds_table(results: Results, level: float = 0.95) -> str:
     return "\n".join(rows)
 
 
+def _section(title: str, intro: str, table: str) -> list[str]:
+    """A report section's lines: heading, intro and table; none when the table is empty."""
+    return [f"## {title}", "", intro, "", table, ""] if table else []
+
+
 def _seeds_section(results: Results) -> list[str]:
-    table = seeds_table(results)
-    if not table:
-        return []
-    return [
-        "## Across seeds",
-        "",
+    return _section(
+        "Across seeds",
         "One training run of an RL agent is one draw: the same agent trained with another "
         "seed can land far away. Each agent trained with several seeds is shown seed by "
         "seed, then the mean of its seeds' Sharpe ratios with a 95% Student-t interval over "
@@ -125,10 +126,8 @@ def _seeds_section(results: Results) -> list[str]:
         "spread over training seeds on this test period, not the uncertainty of one track), "
         "the seeds' mean turnover and costs, then the seed ensemble, which holds the average "
         "of the seeds' target weights.",
-        "",
-        table,
-        "",
-    ]
+        seeds_table(results),
+    )
 
 
 def _plots(results: Results, folder: Path, window: int) -> dict[str, str]:
@@ -262,20 +261,14 @@ def triggers_table(results: Results) -> str:
 
 
 def _triggers_section(results: Results) -> list[str]:
-    table = triggers_table(results)
-    if not table:
-        return []
-    return [
-        "## Dynamic rebalancing: rebalances per trigger",
-        "",
+    return _section(
+        "Dynamic rebalancing: rebalances per trigger",
         "What caused each rebalance of the dynamically rebalanced policies, counted over the "
         "whole out-of-sample track (all folds summed). A rebalance with several causes counts "
         "once, under the first of initial, regime, volatility, target, calendar; 'initial' "
         "is the first decision.",
-        "",
-        table,
-        "",
-    ]
+        triggers_table(results),
+    )
 
 
 def membership_table(tree: dict[str, Any]) -> str:
