@@ -10,7 +10,8 @@ the same :class:`~allocgym.envs.ActionMap` as in training.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -432,10 +433,9 @@ class RLAgent:
         the model learns the blocks one after the other, in the order given, each for
         its share of ``timesteps`` in proportion to its days (SB3 rounds each share up
         to whole rollouts). The model is kept in memory and in ``checkpoint_dir`` under
-        the blocks' ``fold_key`` joined with ``+``.
+        the blocks' ``fold_key`` joined with ``+``. One learning-rate schedule runs across
+        the blocks (:func:`_one_schedule`).
         """
-        from allocgym.agents.callbacks import FinancialMetricsCallback, ProgressCallback
-
         key = "+".join(self.fold_key(market) for market, _ in blocks)
         if key in self.fold_policies_:
             self.policy_ = self.fold_policies_[key]
@@ -454,7 +454,20 @@ class RLAgent:
             return self
         days = np.cumsum([m.n_dates for m, _ in blocks])
         cuts = np.rint(self.timesteps * days / days[-1]).astype(int)
-        for i, (env, steps) in enumerate(zip(envs, np.diff(cuts, prepend=0), strict=True)):
+        with _one_schedule(model, int(cuts[-1])):
+            self._learn_blocks(model, envs, np.diff(cuts, prepend=0), key)
+        self.policy_ = AgentPolicy.from_env(model, envs[0], self.name)
+        self.fold_policies_[key] = self.policy_
+        self.n_folds_trained_ += 1
+        if saved is not None:
+            self.policy_.save(saved, {"algorithm": self.algorithm, "seed": self.seed, "fold": key})
+        return self
+
+    def _learn_blocks(self, model: Any, envs: list, steps_per_block: Any, key: str) -> None:
+        """``model.learn`` on each block's env in turn, each for its share of the steps."""
+        from allocgym.agents.callbacks import FinancialMetricsCallback, ProgressCallback
+
+        for i, (env, steps) in enumerate(zip(envs, steps_per_block, strict=True)):
             if i:
                 model.set_env(monitored(env))
             metrics = FinancialMetricsCallback(days_per_step=env.rebalance_every)
@@ -469,12 +482,6 @@ class RLAgent:
                 tb_log_name=safe_component(f"{self.name}_fold{key}"),
             )
             self.training_episodes_.extend(metrics.episodes_)
-        self.policy_ = AgentPolicy.from_env(model, envs[0], self.name)
-        self.fold_policies_[key] = self.policy_
-        self.n_folds_trained_ += 1
-        if saved is not None:
-            self.policy_.save(saved, {"algorithm": self.algorithm, "seed": self.seed, "fold": key})
-        return self
 
     def _new_model(self, env: Any) -> Any:
         """An untrained model for ``env``: trained in ``fit``, or the template that a saved
@@ -527,3 +534,22 @@ def _n_envs(algorithm: str, n_envs: Any, timesteps: int, hyperparameters: dict) 
     if not isinstance(n_envs, int | np.integer) or isinstance(n_envs, bool) or n_envs < 1:
         raise ValueError(f"n_envs={n_envs!r} is invalid; expected an integer >= 1 or None")
     return int(n_envs)
+
+
+@contextmanager
+def _one_schedule(model: Any, total: int) -> Iterator[None]:
+    """One learning-rate (and clip-range) schedule over training blocks that
+    ``model.learn`` trains one after the other: SB3 measures its progress within each
+    ``learn`` call, so the second block's schedule would start over part of the way up.
+    Here progress is ``1 - steps done / total`` across the blocks (at least 0; SB3 rounds
+    each block up to whole rollouts). The override is removed afterwards, so the saved
+    model carries none of it."""
+
+    def progress(num_timesteps: int, total_timesteps: int) -> None:
+        model._current_progress_remaining = max(0.0, 1.0 - float(num_timesteps) / total)
+
+    model._update_current_progress_remaining = progress
+    try:
+        yield
+    finally:
+        del model._update_current_progress_remaining

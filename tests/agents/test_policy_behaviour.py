@@ -4,6 +4,7 @@ choice, the progress reports and the checks of ``observe`` and ``n_envs``."""
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -305,3 +306,23 @@ def test_training_on_two_blocks_reports_each_block_as_it_goes(synthetic_market):
     agent.fit_blocks([(synthetic_market[:150], None), (synthetic_market[200:350], None)])
     assert agent.policy_.model.num_timesteps == 1024
     assert reports == [256, 256, 256, 256]
+
+
+def test_one_learning_rate_schedule_runs_across_the_blocks(synthetic_market):
+    """A schedule sees the progress of the whole training, 1 down to 0, not one run per
+    block: the second block continues where the first stopped (it started over at
+    about 0.5 before), and no progress below 0 reaches the schedule (SB3 rounds each
+    block up to whole rollouts). The saved model keeps no trace of the override."""
+    seen: list[float] = []
+
+    def rate(progress: float) -> float:
+        seen.append(progress)
+        return 3e-4 * progress
+
+    hp = {**TINY_HP, "batch_size": 32, "learning_rate": rate}
+    agent = _agent(1024, n_envs=4, hyperparameters=hp)
+    agent.fit_blocks([(synthetic_market[:150], None), (synthetic_market[200:350], None)])
+    assert seen[0] == 1.0 and min(seen) >= 0.0 and seen[-1] == pytest.approx(0.0, abs=0.07)
+    assert all(b <= a for a, b in itertools.pairwise(seen))  # never back up
+    model = agent.policy_.model
+    assert "_update_current_progress_remaining" not in vars(model)
