@@ -22,6 +22,7 @@ from allocgym._typing import FloatArray
 from allocgym.agents.model_file import file_sha256, load_model
 from allocgym.agents.training import env_attribute, monitored, training_env
 from allocgym.data import MarketData
+from allocgym.envs.actions import bind_action_map, extend_action_map
 from allocgym.envs.settings import EnvSettings
 from allocgym.exceptions import DataError
 from allocgym.predictors.panel import FeaturePanel
@@ -121,13 +122,9 @@ class AgentPolicy:
         extended at the next ones, so each row is computed once (point in time: row t
         from data dated <= t)."""
         if self._bound_map is None:
-            self._bound_map = self.action_map.bind(state.history, state.features)
-            return self._bound_map
-        extend = getattr(self._bound_map, "extend", None)
-        if callable(extend):
-            self._bound_map = extend(state.history, state.features)
+            self._bound_map = bind_action_map(self.action_map, state.history, state.features)
         else:
-            self._bound_map = self._bound_map.bind(state.history, state.features)
+            self._bound_map = extend_action_map(self._bound_map, state.history, state.features)
         return self._bound_map
 
     # ------------------------------------------------------------------ persistence

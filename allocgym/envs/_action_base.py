@@ -106,6 +106,20 @@ def bind_action_map(action_map: Any, market: Any, features: Any = None) -> Any:
     return bind(market, features) if callable(bind) else action_map
 
 
+def extend_action_map(action_map: Any, market: Any, features: Any = None) -> Any:
+    """``action_map.extend(market, features)`` where the map has it, else
+    :func:`bind_action_map`: for a caller whose market grows a day at a time (an agent
+    in a backtest sees ``market[: t + 1]``), so that rows already computed are reused.
+    Maps apply it to what they wrap (an inner map, a reference) in the same way.
+    """
+    extend = getattr(action_map, "extend", None)
+    return (
+        extend(market, features)
+        if callable(extend)
+        else bind_action_map(action_map, market, features)
+    )
+
+
 def check_number(name: str, value: Any, low: float, high: float, *, low_open: bool) -> float:
     """``value`` as a float in ``(low, high]`` (``low_open``) or ``[low, high]``."""
     ok = isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)

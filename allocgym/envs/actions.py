@@ -36,6 +36,7 @@ from allocgym.envs._action_base import (
     bind_action_map,
     check_action,
     check_batch,
+    extend_action_map,
     needs_state,
 )
 from allocgym.envs.rebalancing import BandMap, ResidualMap
@@ -49,6 +50,7 @@ __all__ = [
     "ResidualMap",
     "SimplexMap",
     "bind_action_map",
+    "extend_action_map",
     "list_action_maps",
     "make_action_map",
     "needs_state",

@@ -45,6 +45,7 @@ from allocgym.envs._action_base import (
     check_action,
     check_batch,
     check_number,
+    extend_action_map,
     needs_state,
     sell_untradable,
 )
@@ -143,12 +144,9 @@ class BandMap:
         return self if inner is self.inner else BandMap(inner, self.band, self.fraction)
 
     def extend(self, market: MarketData, features: FeaturePanel | None = None) -> BandMap:
-        """The inner map's ``extend`` (in place), else :meth:`bind`."""
-        extend = getattr(self.inner, "extend", None)
-        if callable(extend):
-            extend(market, features)
-            return self
-        return self.bind(market, features)
+        """This map around the inner map extended to ``market`` (:func:`extend_action_map`)."""
+        inner = extend_action_map(self.inner, market, features)
+        return self if inner is self.inner else BandMap(inner, self.band, self.fraction)
 
     def _scratch(self, n1: int) -> tuple[FloatArray, ...]:
         """Target, held and temporary buffers, ones and the asset indicator (0 for cash)."""
@@ -363,12 +361,9 @@ class ResidualMap:
 
     def extend(self, market: MarketData, features: FeaturePanel | None = None) -> ResidualMap:
         """:meth:`bind`, reusing the rows already computed when ``market`` extends them
-        (see :meth:`PolicyReference.extend`); in place for such a reference."""
-        extend = getattr(self.reference, "extend", None)
-        if callable(extend):
-            extend(market, features)
-            return self
-        return self.bind(market, features)
+        (:meth:`PolicyReference.extend`, in place: then this map itself)."""
+        reference = extend_action_map(self.reference, market, features)
+        return self if reference is self.reference else ResidualMap(reference, self.scale)
 
     def __repr__(self) -> str:
         return f"ResidualMap({self.reference!r}, scale={self.scale})"
