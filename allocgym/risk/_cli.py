@@ -91,7 +91,7 @@ def run_market(run_dir: Path, config: dict[str, Any]) -> Any:
 def stress(args: argparse.Namespace) -> int:
     from allocgym.backtest import Results
     from allocgym.envs.costs import CostModel
-    from allocgym.risk.market import run_market_spec
+    from allocgym.risk.report_section import default_market
     from allocgym.risk.stress import load_windows
     from allocgym.risk.stress_report import run_stress, write_stress
 
@@ -106,9 +106,7 @@ def stress(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     results = Results.load(run_dir)
     market = run_market(run_dir, results.config)
-    spec = run_market_spec(results, args.market)
-    where = "--market" if args.market is not None else "report.market"
-    index = spec.returns(market.dates, where)
+    index, index_name = default_market(results, args.market, market.dates)
     cost = (results.config.get("env") or {}).get("cost_bps", 10.0)
     try:
         cost_model = CostModel(cost)
@@ -119,7 +117,7 @@ def stress(args: argparse.Namespace) -> int:
         report = run_stress(
             results, market, date=args.date, n_paths=args.paths, horizon=args.horizon,
             seed=args.seed, windows=windows, mode=args.mode, drawdown=args.drawdown,
-            cost_model=cost_model, market_returns=index, market_name=spec.name,
+            cost_model=cost_model, market_returns=index, market_name=index_name,
         )  # fmt: skip
     except ValueError as exc:  # bad dates and windows: one line, exit status 1
         raise DataError(str(exc)) from None

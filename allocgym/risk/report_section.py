@@ -122,9 +122,11 @@ def risk_section(
     return lines, figs
 
 
-def default_market(results: Any, spec: Any = None) -> tuple[pd.Series | None, str]:
-    """The market index a run is compared with, as daily returns on the run's dates, and
-    its name in the text.
+def default_market(
+    results: Any, spec: Any = None, dates: pd.DatetimeIndex | None = None
+) -> tuple[pd.Series | None, str]:
+    """The market index a run is compared with, as daily returns on ``dates`` (default:
+    the run's out-of-sample dates), and its name in the text.
 
     ``spec`` (a ``--market`` value: ``sp500``, ``none``, ``FILE[:COLUMN]``) overrides the
     run's ``report.market``; by default (``auto``) the embedded S&P 500 index (a price
@@ -135,7 +137,8 @@ def default_market(results: Any, spec: Any = None) -> tuple[pd.Series | None, st
     if chosen.kind == "none":
         return None, "the market"
     where = "--market" if spec is not None else "report.market"
-    return chosen.returns(pd.DatetimeIndex(results.returns.index), where), chosen.name
+    dates = pd.DatetimeIndex(results.returns.index if dates is None else dates)
+    return chosen.returns(dates, where), chosen.name
 
 
 def _format_var(table: pd.DataFrame) -> str:
