@@ -80,12 +80,14 @@ def explain_run(
                 n_repeats=n_repeats, seed=seed,
             )  # fmt: skip
             importances.append(found)
-        _compare_with_run(run_dir, importances)
+        results = Results.load(run_dir) if (run_dir / "metrics.csv").is_file() else None
+        if results is not None:
+            _compare_with_run(results, importances)
         path = write_explain(importances, run_dir)
-        if (run_dir / "metrics.csv").is_file():  # the report links the new page
+        if results is not None:  # the report links the new page
             from allocgym.backtest import write_report
 
-            write_report(Results.load(run_dir), run_dir)
+            write_report(results, run_dir)
     return importances, path
 
 
@@ -104,11 +106,9 @@ def _check_saved(label: str, policy: Any, run: PreparedRun) -> None:
             )
 
 
-def _compare_with_run(run_dir: Path, importances: list[Importance]) -> None:
+def _compare_with_run(results: Results, importances: list[Importance]) -> None:
     """Warn when an agent's unshuffled track is not the one the run reported."""
-    if not (run_dir / "metrics.csv").is_file():
-        return
-    sharpe = Results.load(run_dir).metrics["sharpe"]
+    sharpe = results.metrics["sharpe"]
     for imp in importances:
         saved = sharpe.get(imp.policy)
         if saved is not None and abs(float(saved) - imp.base_sharpe) > 1e-6:
